@@ -1,0 +1,35 @@
+# The one entry point for building and testing; .ci/run calls `make test`.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BINARIES  := tenant-init memory-plugin memory-backfill
+
+.PHONY: all build test vet deps bench clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	@for b in $(BINARIES); do \
+		[ -d cmd/$$b ] || continue; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b || exit 1; \
+	done
+
+# deps installs what the tests need on Debian/Ubuntu: PostgreSQL 15 and pgvector.
+deps:
+	bash scripts/install-postgres.sh
+
+vet:
+	$(GO) vet ./...
+
+# test runs every test: unit, real PostgreSQL + pgvector, real PID 1, real containers.
+# It needs root (PID namespaces, privilege drop) and `make deps` once.
+test: vet
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs PostgreSQL 15 server binaries and the pgvector extension on Debian or
+# Ubuntu, so the tests and `make demo` have a real database to talk to.
+#
+# Idempotent: does nothing when pgvector is already installed for PostgreSQL 15.
+#
+# pgvector comes from a binary package where the distribution has one
+# (postgresql-15-pgvector: Debian trixie and later, Ubuntu with PG 15). Debian
+# bookworm has none, so there we build Debian's own pgvector source package from
+# the next release's (trixie) source archive against postgresql-server-dev-15.
+# OPTFLAGS="" keeps the build portable: upstream's default is -march=native,
+# which would produce a .so that crashes on an older CPU than the build host's.
+set -euo pipefail
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+SRC_SUITE=${PGVECTOR_SOURCE_SUITE:-trixie}
+
+log() { printf 'install-postgres: %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+have_pgvector() {
+	[ -x "$PG_CONFIG" ] || return 1
+	local share
+	share=$("$PG_CONFIG" --sharedir)
+	[ -f "$share/extension/vector.control" ] &&
+		[ -f "$("$PG_CONFIG" --pkglibdir)/vector.so" ]
+}
+
+if have_pgvector; then
+	log "PostgreSQL $PG_MAJOR with pgvector is already installed"
+	exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+log "apt-get update"
+as_root apt-get update -qq
+
+if [ ! -x "/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ]; then
+	log "installing postgresql-$PG_MAJOR"
+	as_root apt-get install -y -qq "postgresql-$PG_MAJOR" >/dev/null
+fi
+
+if apt-cache show "postgresql-$PG_MAJOR-pgvector" >/dev/null 2>&1; then
+	log "installing the binary package postgresql-$PG_MAJOR-pgvector"
+	as_root apt-get install -y -qq "postgresql-$PG_MAJOR-pgvector" >/dev/null
+else
+	log "no binary pgvector package for PostgreSQL $PG_MAJOR here: building Debian's source package from $SRC_SUITE"
+	as_root apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" build-essential dpkg-dev >/dev/null
+
+	# A deb-src entry for the source suite only; binaries keep coming from the
+	# installed release. Removed again on exit so apt's state is as we found it.
+	src_list=/etc/apt/sources.list.d/tenant-init-pgvector-src.sources
+	cleanup() { as_root rm -f "$src_list"; as_root apt-get update -qq || true; }
+	trap cleanup EXIT
+	as_root tee "$src_list" >/dev/null <<EOF
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $SRC_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	as_root apt-get update -qq
+
+	work=$(mktemp -d)
+	(
+		cd "$work"
+		apt-get source -qq --download-only pgvector
+		dpkg-source -x --no-check ./pgvector_*.dsc src >/dev/null
+		cd src
+		make -s PG_CONFIG="$PG_CONFIG" OPTFLAGS="" >/dev/null
+		as_root make -s PG_CONFIG="$PG_CONFIG" OPTFLAGS="" install >/dev/null
+	)
+	rm -rf "$work"
+fi
+
+if ! have_pgvector; then
+	log "pgvector is still missing for PostgreSQL $PG_MAJOR after the install: see the output above"
+	exit 1
+fi
+log "PostgreSQL $PG_MAJOR with pgvector installed ($("$PG_CONFIG" --version))"
