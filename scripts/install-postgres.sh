@@ -66,6 +66,7 @@ EOF
 	as_root apt-get update -qq
 
 	work=$(mktemp -d)
+	chmod 755 "$work" # apt-get source downloads as the _apt user
 	(
 		cd "$work"
 		apt-get source -qq --download-only pgvector
