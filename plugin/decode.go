@@ -305,9 +305,9 @@ func (w memoryWrite) validate(ns string, dim int) (memoryInput, *apiError) {
 
 // namespaceInput is a validated PUT or PATCH of a namespace.
 type namespaceInput struct {
-	Kind                  string
-	ExpiresAt             *time.Time
-	Metadata              []byte
+	Kind                    string
+	ExpiresAt               *time.Time
+	Metadata                []byte
 	SetExpires, SetMetadata bool // PATCH: which fields were present
 }
 
