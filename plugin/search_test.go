@@ -189,7 +189,9 @@ func TestAFilteredVectorSearchStillReturnsLimitResults(t *testing.T) {
 			for i := start; i < min(n, start+500); i++ {
 				batch = append(batch, item(i))
 			}
-			var answer struct{ Results []struct{ Status, Message string } }
+			var answer struct {
+				Results []struct{ Status, Message string }
+			}
 			c.must(http.StatusOK, "POST", "/v1/memories/batch", map[string]any{"memories": batch}, &answer)
 			for _, r := range answer.Results {
 				if r.Status != "written" {

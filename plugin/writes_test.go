@@ -147,4 +147,3 @@ func TestALookupReturnsFoundMemoriesInTheOrderAsked(t *testing.T) {
 		t.Fatalf("a lookup has no score, got %v", *found.Memories[0].Score)
 	}
 }
-
