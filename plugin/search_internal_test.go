@@ -97,3 +97,11 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 		})
 	}
 }
+
+func TestTsqueryTextQuotesEveryWord(t *testing.T) {
+	got := tsqueryText([]string{"it's", `a\b`, "x:*A", "&|!"})
+	want := `'it''s' | 'a\\b' | 'x:*A' | '&|!'`
+	if got != want {
+		t.Fatalf("got %s; want %s", got, want)
+	}
+}
