@@ -103,7 +103,7 @@ type sidecar struct {
 	count  atomic.Int64
 }
 
-func newSidecar(t *testing.T) *sidecar {
+func newSidecar(t testing.TB) *sidecar {
 	s := &sidecar{probes: make(chan struct{}, 1000)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.count.Add(1)
