@@ -81,6 +81,9 @@ func TestReadFollowsTheSpecTable(t *testing.T) {
 			want: bundled(func(p *Plan) {
 				p.ListenAddr, p.ProbeURL, p.PluginURL = "127.0.0.1:9200", "http://127.0.0.1:9200", "http://localhost:9200"
 			})},
+		{name: "a loopback URL starts the sidecar even with cutover false",
+			env:  map[string]string{"MEMORY_V2_CUTOVER": "false", "MEMORY_PLUGIN_URL": "http://127.0.0.1:9100", "DATABASE_URL": db},
+			want: bundled(nil)},
 		{name: "an upper-case LOCALHOST URL is loopback too",
 			env:  map[string]string{"MEMORY_PLUGIN_URL": "http://LOCALHOST:9100/", "DATABASE_URL": db},
 			want: bundled(func(p *Plan) { p.PluginURL = "http://LOCALHOST:9100/" })},
