@@ -38,6 +38,10 @@ func (m Mode) String() string {
 // guard against hangs, not a means of synchronisation.
 const Timeout = 30 * time.Second
 
+// NoRaceExitDelay is an environment entry for test binaries re-executed as
+// services: the race detector otherwise sleeps a second in every exit.
+const NoRaceExitDelay = "GORACE=atexit_sleep_ms=0"
+
 // Options shape how the init is started.
 type Options struct {
 	Env []string // added to the test's environment
@@ -224,6 +228,15 @@ func (in *Init) Logs(msg string) []map[string]any {
 		}
 	}
 	return found
+}
+
+// LogField returns field, as text, of each JSON log line whose msg is msg, so far.
+func (in *Init) LogField(msg, field string) []string {
+	var values []string
+	for _, e := range in.Logs(msg) {
+		values = append(values, fmt.Sprint(e[field]))
+	}
+	return values
 }
 
 // ParseLog reads a JSON log line; services' stderr lines are not.

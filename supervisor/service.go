@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"os"
@@ -77,31 +78,35 @@ const (
 	tailLineMax = 512
 )
 
-// stderrTail passes a sidecar's stderr through untouched and keeps its last
-// lines, so that a failure message can say why (e.g. `pq: extension "vector" is
-// not available`) without anyone digging. It spans restarts: the latest lines are
-// the ones that matter.
+// stderrTail passes a sidecar's stderr through and keeps its last lines, so that a
+// failure message can say why (e.g. `pq: extension "vector" is not available`)
+// without anyone digging. It spans restarts: the latest lines are the ones that
+// matter.
 type stderrTail struct {
 	mu      sync.Mutex
 	lines   []string
 	partial []byte
 }
 
-// follow copies r to w until EOF, keeping lines, and closes r. The returned
-// channel is closed at EOF.
+// follow copies r to w until EOF, keeping lines, and closes r. It copies whole
+// lines, ending an unterminated last one, so that the init's own log lines on the
+// same stderr never run into a sidecar's. The returned channel is closed at EOF.
 func (t *stderrTail) follow(r *os.File, w io.Writer) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer r.Close()
-		buf := make([]byte, 32*1024)
+		br := bufio.NewReaderSize(r, 4096)
 		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				w.Write(buf[:n]) // best effort: a closed stderr must not stop the sidecar
-				t.keep(buf[:n])
+			line, err := br.ReadSlice('\n') // a line longer than the buffer comes in pieces
+			if err == io.EOF && len(line) > 0 {
+				line = append(line[:len(line):len(line)], '\n')
 			}
-			if err != nil {
+			if len(line) > 0 {
+				w.Write(line) // best effort: a closed stderr must not stop the sidecar
+				t.keep(line)
+			}
+			if err != nil && err != bufio.ErrBufferFull {
 				return
 			}
 		}

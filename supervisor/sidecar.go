@@ -93,6 +93,9 @@ func (s *supervisor) sidecarFailed(svc *service, reason string) {
 		svc.state = stopping
 		s.stop("failed sidecar", []*service{svc}, syscall.SIGTERM)
 	}
+	if s.ending != nil && s.booted {
+		return // the container ended meanwhile: no restart, no verdict
+	}
 	if !s.booted {
 		s.giveUp(svc, reason)
 		return

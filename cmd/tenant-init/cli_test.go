@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/agentplatform/tenant-init/inittest"
@@ -96,19 +99,17 @@ func TestAFlagBeatsItsVariable(t *testing.T) {
 }
 
 func TestServicesDeclaredInTheEnvironmentRun(t *testing.T) {
-	in := start(t, inittest.Subreaper, inittest.Options{Env: []string{
-		`TENANT_INIT_SERVICES=name=one,cmd=sh -c "echo one; exec sleep 60"; name=two,dir=/tmp,cmd=sh -c 'pwd; exit 4'`}},
-		"--allow-root", "sleep", "60")
-	in.Stdout.AwaitContains(t, "one")
-	in.Stdout.AwaitContains(t, "/tmp")
+	fifo := filepath.Join(t.TempDir(), "one-is-up")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	services := fmt.Sprintf(`name=one,cmd=sh -c "echo one > %[1]s; exec sleep 60"; name=two,dir=/tmp,cmd=sh -c 'read up < %[1]s; pwd; exit 4'`, fifo)
+	in := start(t, inittest.Subreaper, inittest.Options{Env: []string{"TENANT_INIT_SERVICES=" + services}}, "--allow-root", "sleep", "60")
+	in.Stdout.AwaitContains(t, "/tmp") // two runs in its dir, once one is up
 	if got := in.Wait(); got != 4 {
 		t.Fatalf("tenant-init exited %d, want 4, the status of the service that ended the container", got)
 	}
-	var started []string
-	for _, e := range in.Logs("service started") {
-		started = append(started, e["service"].(string))
-	}
-	if strings.Join(started, ",") != "main,one,two" {
+	if started := in.LogField("service started", "service"); strings.Join(started, ",") != "main,one,two" {
 		t.Fatalf("services started: %v, want main,one,two in order", started)
 	}
 }

@@ -51,7 +51,7 @@ func helper(name string, args ...string) []string {
 	if err != nil {
 		panic(err)
 	}
-	return append([]string{"env", helperEnv + "=" + name, self}, args...)
+	return append([]string{"env", helperEnv + "=" + name, inittest.NoRaceExitDelay, self}, args...)
 }
 
 // start runs tenant-init with args in mode.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,11 +159,7 @@ func TestAsPID1LeftoverProcessesGetSIGTERMBeforeTheEnd(t *testing.T) {
 	if got := in.Wait(); got != 0 {
 		t.Fatalf("tenant-init exited %d, want 0 (the main service's status)", got)
 	}
-	var phases []string
-	for _, e := range in.Logs("stopping") {
-		phases = append(phases, fmt.Sprint(e["phase"]))
-	}
-	if !strings.Contains(strings.Join(phases, ","), "remaining processes") {
+	if phases := in.LogField("stopping", "phase"); !slices.Contains(phases, "remaining processes") {
 		t.Fatalf("want a 'stopping' line for the remaining processes, got phases %v", phases)
 	}
 	if killed := in.Logs("grace expired: killed"); len(killed) > 0 {
