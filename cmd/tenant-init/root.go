@@ -79,14 +79,19 @@ func run(cfg Config, command []string) int {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel)
 	defer log.Sync()
 	log.Info("tenant-init starting", zap.String("version", version), zap.String("commit", commit))
-	services := append([]supervisor.Service{{Name: "main", Role: supervisor.Main, Argv: command}}, cfg.Services...)
 	return supervisor.Run(supervisor.Config{
-		Services:  services,
+		Services:  services(cfg, command),
 		Grace:     cfg.Grace,
 		User:      cfg.User,
 		AllowRoot: cfg.AllowRoot,
 		Log:       log,
 	})
+}
+
+// services lists what the container runs: sidecars (started first, whatever
+// their place here), COMMAND as "main", then the declared services.
+func services(cfg Config, command []string) []supervisor.Service {
+	return append([]supervisor.Service{{Name: "main", Role: supervisor.Main, Argv: command}}, cfg.Services...)
 }
 
 func newVersionCommand() *cobra.Command {
