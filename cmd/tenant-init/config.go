@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
 	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/spf13/pflag"
@@ -19,6 +20,9 @@ type Config struct {
 	LogLevel  zapcore.Level
 	AllowRoot bool
 	Services  []supervisor.Service // beside COMMAND
+	// Memory is what the boot does about the memory plugin, from the cutover
+	// variables (package cutover, the one reader of them).
+	Memory cutover.Plan
 }
 
 // A setting is one flag and its environment twin; --help and Load read the same.
@@ -102,7 +106,10 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 		return c, src.fail(err)
 	}
 
-	c.Services, err = loadServices(fs, env)
+	if c.Services, err = loadServices(fs, env); err != nil {
+		return c, err
+	}
+	c.Memory, err = cutover.Read(env)
 	return c, err
 }
 

@@ -74,13 +74,23 @@ func newRootCommand(env envvar.Lookup, status *int) *cobra.Command {
 	return root
 }
 
-// run supervises COMMAND and the declared services until the container ends.
+// run supervises COMMAND, the declared services and, when the operator opted
+// in to memory v2, the memory-plugin sidecar, until the container ends.
 func run(cfg Config, command []string) int {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel)
 	defer log.Sync()
 	log.Info("tenant-init starting", zap.String("version", version), zap.String("commit", commit))
+	log.Info("memory plugin: "+cfg.Memory.Describe(), zap.Stringer("mode", cfg.Memory.Mode))
+	sidecar, gate, err := memorySidecar(cfg.Memory)
+	if err != nil {
+		log.Error(err.Error())
+		return supervisor.ExitOSError
+	}
+	if gate != nil {
+		defer gate.Close()
+	}
 	return supervisor.Run(supervisor.Config{
-		Services:  services(cfg, command),
+		Services:  services(cfg, command, sidecar),
 		Grace:     cfg.Grace,
 		User:      cfg.User,
 		AllowRoot: cfg.AllowRoot,
@@ -90,8 +100,13 @@ func run(cfg Config, command []string) int {
 
 // services lists what the container runs: sidecars (started first, whatever
 // their place here), COMMAND as "main", then the declared services.
-func services(cfg Config, command []string) []supervisor.Service {
-	return append([]supervisor.Service{{Name: "main", Role: supervisor.Main, Argv: command}}, cfg.Services...)
+func services(cfg Config, command []string, sidecar *supervisor.Service) []supervisor.Service {
+	var svcs []supervisor.Service
+	if sidecar != nil {
+		svcs = append(svcs, *sidecar)
+	}
+	svcs = append(svcs, supervisor.Service{Name: "main", Role: supervisor.Main, Argv: command})
+	return append(svcs, cfg.Services...)
 }
 
 func newVersionCommand() *cobra.Command {
