@@ -31,7 +31,7 @@ var cutoverVariables = []string{
 const testDatabase = "postgres://app:s3cret@db.internal:5432/tenant"
 
 // freeAddr returns a loopback address nobody listens on, for one sidecar.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -405,45 +405,10 @@ func TestTheCutoverEnvironmentDecidesWhetherTheSidecarRuns(t *testing.T) {
 	}
 }
 
-func TestBadCutoverValuesStopTheBootWith78BeforeAnythingStarts(t *testing.T) {
-	t.Parallel()
-	bundled := []string{"MEMORY_V2_CUTOVER=true", "DATABASE_URL=" + testDatabase, "MEMORY_PLUGIN_BIN=" + sidecarBin}
-	tests := []struct {
-		name string
-		env  []string
-		line string // the one line on stderr contains this
-	}{
-		{name: "MEMORY_V2_CUTOVER=yes is not a silent false",
-			env: []string{"MEMORY_V2_CUTOVER=yes"}, line: `MEMORY_V2_CUTOVER="yes" is invalid; accepted: true, false, 1 or 0`},
-		{name: "a listen address without a port names MEMORY_PLUGIN_LISTEN_ADDR",
-			env: append(bundled, "MEMORY_PLUGIN_LISTEN_ADDR=127.0.0.1"), line: `MEMORY_PLUGIN_LISTEN_ADDR="127.0.0.1" is invalid; accepted: host:port`},
-		{name: "a gate timeout without a unit names MEMORY_PLUGIN_GATE_TIMEOUT",
-			env: append(bundled, "MEMORY_PLUGIN_GATE_TIMEOUT=30"), line: `MEMORY_PLUGIN_GATE_TIMEOUT="30" is invalid; accepted: a Go duration`},
-		{name: "cutover without any database URL names MEMORY_PLUGIN_DATABASE_URL",
-			env: []string{"MEMORY_V2_CUTOVER=true", "MEMORY_PLUGIN_BIN=" + sidecarBin}, line: "MEMORY_PLUGIN_DATABASE_URL is not set: the bundled memory-plugin sidecar needs a database"},
-		{name: "a crash-loop limit of 0 names MEMORY_PLUGIN_RESTART_LIMIT",
-			env: append(bundled, "MEMORY_PLUGIN_RESTART_LIMIT=0"), line: `MEMORY_PLUGIN_RESTART_LIMIT="0" is invalid: out of range; accepted: a whole number from 1 to 100`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, tt.env, reportURL("exit 0")...)
-			if code != 78 {
-				t.Errorf("exit status %d, want 78", code)
-			}
-			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "tenant-init: ") || !strings.Contains(lines[0], tt.line) {
-				t.Errorf("stderr:\n%s\nwant one line containing %q", stderr, tt.line)
-			}
-			if stdout != "" {
-				t.Errorf("something started: stdout %q", stdout)
-			}
-		})
-	}
-}
-
 func TestTheSidecarRunsAsTheServicesUser(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
-		// Healthy between two probes, as in the test above.
+		// Healthy between two probes, as in TestTheMainServiceStartsOnce....
 		env := optIn(freeAddr(t), "SIDECAR_NOTIFY=1", "SIDECAR_READY_AFTER=400ms")
 		in := start(t, mode, inittest.Options{Env: env}, "--user", "1500:1600", "sh", "-c",
 			`grep -E '^(Uid|Gid|Groups|CapEff):' /proc/self/status; echo main: reported; exec sleep 600`)
