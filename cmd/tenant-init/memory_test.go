@@ -110,6 +110,25 @@ func awaitHealthy(t *testing.T, in *inittest.Init, restarts int) map[string]any 
 	return healthy
 }
 
+// notifyAttempts bounds how often a boot whose sidecar sends READY=1 is
+// tried until the gate says it saw it. A probe timed between the sidecar's
+// flip to 200 and the gate's reading of the datagram passes the gate "by
+// probe": rightly, and on this shared, loaded machine in a few % of boots.
+// A gate deaf to READY=1 fails every attempt.
+const notifyAttempts = 3
+
+// bootNotified boots again, up to notifyAttempts boots in all, while the
+// healthy line of the last says how=probe, and returns the last init and
+// its healthy line.
+func bootNotified(t *testing.T, in *inittest.Init, healthy map[string]any, boot func() (*inittest.Init, map[string]any)) (*inittest.Init, map[string]any) {
+	t.Helper()
+	for attempt := 1; healthy["how"] != "notify" && attempt < notifyAttempts; attempt++ {
+		t.Logf("boot %d: a probe passed the gate before READY=1 did; booting again", attempt)
+		in, healthy = boot()
+	}
+	return in, healthy
+}
+
 // wantBootAborted checks the end of a boot the sidecar failed under the abort
 // policy: exit 69, and one error line that contains each of want and the hint.
 func wantBootAborted(t *testing.T, in *inittest.Init, want ...string) map[string]any {
@@ -156,10 +175,6 @@ func wantMainNeverStarted(t *testing.T, in *inittest.Init) {
 
 func TestTheMainServiceStartsOnceTheSidecarIsHealthyAndGetsItsURL(t *testing.T) {
 	t.Parallel()
-	// Between two probes (at 322 and 493 ms of the gate's schedule) even when
-	// the sidecar takes 100 ms to start: a probe landing in the instant
-	// between the notifying sidecar's flip to 200 and its READY=1 would pass
-	// the gate by probe.
 	const readyAfter = 400 * time.Millisecond
 	tests := []struct {
 		name string
@@ -175,14 +190,24 @@ func TestTheMainServiceStartsOnceTheSidecarIsHealthyAndGetsItsURL(t *testing.T) 
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				addr := freeAddr(t)
-				in := start(t, mode, inittest.Options{Env: optIn(addr, tt.env...)}, reportURL("exit 3")...)
-				if got := urlSeen(t, in); got != "http://"+addr {
-					t.Errorf("main service got MEMORY_PLUGIN_URL=%q, want http://%s", got, addr)
+				var url string
+				var code int
+				boot := func() (*inittest.Init, map[string]any) {
+					in := start(t, mode, inittest.Options{Env: optIn(addr, tt.env...)}, reportURL("exit 3")...)
+					url = urlSeen(t, in)
+					code = in.Wait()
+					return in, serviceLog(t, in, "memory-plugin: sidecar healthy", "memory-plugin")
 				}
-				if got := in.Wait(); got != 3 {
-					t.Fatalf("tenant-init exited %d, want 3, the main service's status", got)
+				in, healthy := boot()
+				if tt.how == "notify" {
+					in, healthy = bootNotified(t, in, healthy, boot)
 				}
-				healthy := serviceLog(t, in, "memory-plugin: sidecar healthy", "memory-plugin")
+				if url != "http://"+addr {
+					t.Errorf("main service got MEMORY_PLUGIN_URL=%q, want http://%s", url, addr)
+				}
+				if code != 3 {
+					t.Fatalf("tenant-init exited %d, want 3, the main service's status", code)
+				}
 				if healthy["how"] != tt.how || healthy["restarts"] != float64(0) {
 					t.Errorf("healthy line %v: want how=%s, restarts=0", healthy, tt.how)
 				}
@@ -408,25 +433,31 @@ func TestTheCutoverEnvironmentDecidesWhetherTheSidecarRuns(t *testing.T) {
 func TestTheSidecarRunsAsTheServicesUser(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
-		// Healthy between two probes, as in TestTheMainServiceStartsOnce....
 		env := optIn(freeAddr(t), "SIDECAR_NOTIFY=1", "SIDECAR_READY_AFTER=400ms")
-		in := start(t, mode, inittest.Options{Env: env}, "--user", "1500:1600", "sh", "-c",
-			`grep -E '^(Uid|Gid|Groups|CapEff):' /proc/self/status; echo main: reported; exec sleep 600`)
-		in.Stdout.AwaitContains(t, "main: reported")
-		mainStatus := procStatus(in.Stdout.All())
-		sidecar := procStatus(strings.Split(readFile(t, fmt.Sprintf("/proc/%d/status", sidecarPID(t, in))), "\n"))
+		var mainStatus, sidecar map[string]string
+		var code int
+		boot := func() (*inittest.Init, map[string]any) {
+			in := start(t, mode, inittest.Options{Env: env}, "--user", "1500:1600", "sh", "-c",
+				`grep -E '^(Uid|Gid|Groups|CapEff):' /proc/self/status; echo main: reported; exec sleep 600`)
+			in.Stdout.AwaitContains(t, "main: reported")
+			mainStatus = procStatus(in.Stdout.All())
+			sidecar = procStatus(strings.Split(readFile(t, fmt.Sprintf("/proc/%d/status", sidecarPID(t, in))), "\n"))
+			in.Signal(syscall.SIGTERM)
+			code = in.Wait()
+			return in, serviceLog(t, in, "memory-plugin: sidecar healthy", "memory-plugin")
+		}
+		in, healthy := boot()
+		// The notify socket, opened as root, still hears the unprivileged sidecar.
+		if _, healthy = bootNotified(t, in, healthy, boot); healthy["how"] != "notify" {
+			t.Errorf("healthy line %v: want how=notify", healthy)
+		}
 		for field, want := range map[string]string{"Uid": "1500 1500 1500 1500", "Gid": "1600 1600 1600 1600", "Groups": "", "CapEff": "0000000000000000"} {
 			if sidecar[field] != want || mainStatus[field] != want {
 				t.Errorf("%s: sidecar %q, main service %q, want %q for both", field, sidecar[field], mainStatus[field], want)
 			}
 		}
-		// The notify socket, opened as root, still hears the unprivileged sidecar.
-		if healthy := serviceLog(t, in, "memory-plugin: sidecar healthy", "memory-plugin"); healthy["how"] != "notify" {
-			t.Errorf("healthy line %v: want how=notify", healthy)
-		}
-		in.Signal(syscall.SIGTERM)
-		if got := in.Wait(); got != 128+int(syscall.SIGTERM) {
-			t.Fatalf("tenant-init exited %d, want 143", got)
+		if code != 128+int(syscall.SIGTERM) {
+			t.Fatalf("tenant-init exited %d, want 143", code)
 		}
 	})
 }
