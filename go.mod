@@ -2,7 +2,11 @@ module github.com/agentplatform/tenant-init
 
 go 1.26.0
 
-require github.com/jackc/pgx/v5 v5.12.0
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/jackc/pgx/v5 v5.12.0
+	golang.org/x/sys v0.49.0
+)
 
 require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
