@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
-
+	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/jackc/pgx/v5"
 )
 
 // checkDatabase connects to the plugin's database within ctx's deadline and
 // returns the open connection for the pgvector check (nil when it failed).
 func checkDatabase(ctx context.Context, databaseURL string) (Result, *pgx.Conn) {
-	where := redactURL(databaseURL)
+	where := cutover.RedactDatabaseURL(databaseURL)
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
 		return fail(CheckDatabase,
@@ -85,19 +83,4 @@ func missingHint(major int) string {
 	return "install pgvector for PostgreSQL " + v + " on the database server (Debian/Ubuntu: apt-get install postgresql-" + v +
 		"-pgvector, or this repository's scripts/install-postgres.sh), then run `CREATE EXTENSION vector;` as a superuser; " +
 		"or keep the bundled sidecar off until then (leave MEMORY_V2_CUTOVER unset, or set MEMORY_PLUGIN_DISABLE=1)"
-}
-
-// redactURL hides the password of a database URL; a DSN in key=value form is
-// reduced to its host and database so no secret reaches a log or a terminal.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		return u.Redacted()
-	}
-	var keep []string
-	for _, kv := range strings.Fields(raw) {
-		if k, _, _ := strings.Cut(kv, "="); k == "host" || k == "port" || k == "dbname" || k == "user" {
-			keep = append(keep, kv)
-		}
-	}
-	return strings.Join(keep, " ")
 }
