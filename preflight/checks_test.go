@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -203,12 +204,12 @@ func TestExecutableChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	root := Identity{UID: 0, GID: 0}
-	nobody := Identity{UID: 65534, GID: 65534}
+	root := supervisor.Credentials{UID: 0, GID: 0}
+	nobody := supervisor.Credentials{UID: 65534, GID: 65534}
 	tests := []struct {
 		name   string
 		path   string
-		id     Identity
+		id     supervisor.Credentials
 		status Status
 		detail string
 	}{

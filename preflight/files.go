@@ -9,19 +9,13 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/agentplatform/tenant-init/supervisor"
 )
-
-// An Identity is who the services will run as after the privilege drop.
-type Identity struct {
-	UID, GID int
-	Groups   []int // supplementary groups
-}
-
-func (id Identity) String() string { return fmt.Sprintf("uid %d gid %d", id.UID, id.GID) }
 
 // checkSidecarBinary tells whether the sidecar binary exists and is executable
 // by the user the sidecar will run as.
-func checkSidecarBinary(path string, id Identity) Result {
+func checkSidecarBinary(path string, id supervisor.Credentials) Result {
 	if err := executableBy(path, id); err != nil {
 		return fail(CheckSidecarBinary,
 			"set MEMORY_PLUGIN_BIN to the memory-plugin binary, or make it executable by "+id.String(),
@@ -32,7 +26,7 @@ func checkSidecarBinary(path string, id Identity) Result {
 
 // checkCommand resolves the main command the way the boot will (PATH when the
 // name has no slash) and tells whether that user may execute it.
-func checkCommand(name, pathEnv string, id Identity) Result {
+func checkCommand(name, pathEnv string, id supervisor.Credentials) Result {
 	path, err := lookPath(name, pathEnv, id)
 	if err != nil {
 		return fail(CheckCommand, "install the main service in the image, or fix its path (the boot would exit 127 or 126)", "%v", err)
@@ -40,7 +34,7 @@ func checkCommand(name, pathEnv string, id Identity) Result {
 	return pass(CheckCommand, "%s resolves to %s, executable by %s", name, path, id)
 }
 
-func lookPath(name, pathEnv string, id Identity) (string, error) {
+func lookPath(name, pathEnv string, id supervisor.Credentials) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, executableBy(name, id)
 	}
@@ -66,7 +60,7 @@ func lookPath(name, pathEnv string, id Identity) (string, error) {
 
 // executableBy applies the kernel's permission rules for id to path: search
 // permission on every directory above it, and execute permission on the file.
-func executableBy(path string, id Identity) error {
+func executableBy(path string, id supervisor.Credentials) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -99,7 +93,7 @@ func executableBy(path string, id Identity) error {
 // permitted applies owner/group/other permission bits (bit: 1 execute or
 // search, 4 read) the way the kernel does, root included: root may execute a
 // file only when some execute bit is set.
-func permitted(info fs.FileInfo, id Identity, bit fs.FileMode) bool {
+func permitted(info fs.FileInfo, id supervisor.Credentials, bit fs.FileMode) bool {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok {
 		return false

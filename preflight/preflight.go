@@ -48,15 +48,31 @@ type Result struct {
 }
 
 func pass(id, format string, args ...any) Result {
-	return Result{ID: id, Status: Pass, Detail: fmt.Sprintf(format, args...)}
+	return Result{ID: id, Status: Pass, Detail: oneLine(format, args...)}
 }
 
 func skip(id, format string, args ...any) Result {
-	return Result{ID: id, Status: Skip, Detail: fmt.Sprintf(format, args...)}
+	return Result{ID: id, Status: Skip, Detail: oneLine(format, args...)}
 }
 
 func fail(id, hint, format string, args ...any) Result {
-	return Result{ID: id, Status: Fail, Detail: fmt.Sprintf(format, args...), Hint: hint}
+	return Result{ID: id, Status: Fail, Detail: oneLine(format, args...), Hint: hint}
+}
+
+// oneLine formats a detail and folds it onto one line: drivers' errors span
+// several (pgx lists each address it tried), and the report promises one line
+// per check. Repeated lines, such as one per address of a host, appear once.
+func oneLine(format string, args ...any) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		line = strings.TrimRight(strings.TrimSpace(line), ":")
+		if line != "" && !seen[line] {
+			seen[line] = true
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, ": ")
 }
 
 // A Report is the outcome of a whole preflight run.

@@ -4,48 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/supervisor"
 )
 
-// Config is what one preflight run looks at.
+// Config is what one preflight run looks at: the settings the boot would use,
+// read by the boot's own functions (cutover.Read, tenant-init's Load), never
+// parsed again here.
 type Config struct {
-	// Env is the environment the boot would read; the cutover plan comes from
-	// it through cutover.Read, the same function the boot calls.
-	Env envvar.Lookup
-	// User tells who the services would run as after the privilege drop, a
-	// one-line description of the drop, and an error when the boot would
-	// refuse or fail to drop (exit 77). It is the supervisor's answer, passed
-	// in by the command so preflight never re-implements the drop's rules.
-	User func() (Identity, string, error)
-	// Command is the main command given after --, if any.
+	// Memory is the cutover plan.
+	Memory cutover.Plan
+	// User and AllowRoot are the boot's settings (--user, --allow-root and
+	// their variables); the user check asks supervisor.PlanDrop, the function
+	// the boot calls, what the privilege drop would do with them.
+	User      supervisor.User
+	AllowRoot bool
+	// Command is the main command given after --, if any, looked up in PATH.
 	Command []string
+	PATH    string
 	// Timeout bounds each check that talks to the network.
 	Timeout time.Duration
 }
 
-// Run runs every check that applies to the environment and changes nothing.
-// The error is the *envvar.Error when the environment itself is invalid (the
-// report then says so in the env check, and the command exits 78).
-func Run(ctx context.Context, cfg Config) (Report, error) {
-	plan, envErr := cutover.Read(cfg.Env)
-	if envErr != nil {
-		var bad *envvar.Error
-		hint := "fix the variable named above; the boot would exit 78 with the same message"
-		if !errors.As(envErr, &bad) {
-			hint = ""
-		}
-		results := []Result{fail(CheckEnv, hint, "%v", envErr)}
-		for _, id := range []string{CheckUser, CheckSidecarBinary, CheckCommand, CheckDatabase, CheckPgvector, CheckListen, CheckExternalPlugin} {
-			results = append(results, skip(id, "the environment is invalid"))
-		}
-		return newReport(results), envErr
-	}
+var allChecks = []string{CheckEnv, CheckUser, CheckSidecarBinary, CheckCommand, CheckDatabase, CheckPgvector, CheckListen, CheckExternalPlugin}
 
+// InvalidEnvironment is the report for an environment the boot would reject
+// with err (exit 78): the env check fails with err's message, the others are
+// skipped because nothing can be known about them.
+func InvalidEnvironment(err error) Report {
+	hint := ""
+	if errors.As(err, new(*envvar.Error)) {
+		hint = "fix the variable named above; the boot would exit 78 with the same message"
+	}
+	results := []Result{fail(CheckEnv, hint, "%v", err)}
+	for _, id := range allChecks[1:] {
+		results = append(results, skip(id, "the environment is invalid"))
+	}
+	return newReport(results)
+}
+
+// Run runs every check that applies to cfg and changes nothing.
+func Run(ctx context.Context, cfg Config) Report {
+	plan := cfg.Memory
 	results := []Result{pass(CheckEnv, "%s", plan.Describe())}
-	id, userResult := checkUser(cfg.User)
+	id, userResult := checkUser(cfg.User, cfg.AllowRoot)
 	results = append(results, userResult)
 	bundled := plan.Mode == cutover.ModeBundled
 	noSidecar := fmt.Sprintf("no sidecar would start (memory plugin mode %s)", plan.Mode)
@@ -65,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	case userResult.Status == Fail:
 		results = append(results, skip(CheckCommand, "the user check failed"))
 	default:
-		results = append(results, checkCommand(cfg.Command[0], cfg.Env.String("PATH", ""), id))
+		results = append(results, checkCommand(cfg.Command[0], cfg.PATH, id))
 	}
 
 	if !bundled {
@@ -87,7 +93,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	} else {
 		results = append(results, skip(CheckExternalPlugin, "MEMORY_PLUGIN_URL does not name an external plugin"))
 	}
-	return newReport(results), nil
+	return newReport(results)
 }
 
 // checkSidecarDatabase runs the database check and, when it passed, the
@@ -103,14 +109,16 @@ func checkSidecarDatabase(ctx context.Context, databaseURL string, timeout time.
 	return []Result{db, checkPgvector(ctx, conn)}
 }
 
-func checkUser(resolve func() (Identity, string, error)) (Identity, Result) {
-	id, detail, err := resolve()
-	if err != nil {
-		return id, fail(CheckUser,
-			"set TENANT_INIT_USER (or --user) to a user that exists in the image, as a name, uid or uid:gid; or TENANT_INIT_ALLOW_ROOT=1 to run the services as root on purpose",
-			"%v (the boot would exit 77)", err)
+func checkUser(u supervisor.User, allowRoot bool) (supervisor.Credentials, Result) {
+	d, err := supervisor.PlanDrop(u, allowRoot, os.Geteuid())
+	var refused *supervisor.DropError
+	if errors.As(err, &refused) {
+		return d.Creds, fail(CheckUser, refused.Hint, "%v (the boot would exit 77)", err)
 	}
-	return id, pass(CheckUser, "%s", detail)
+	if d.Switch {
+		return d.Creds, pass(CheckUser, "user %s resolves to %s; the boot would drop root's privileges to it", u, d.Creds)
+	}
+	return d.Creds, pass(CheckUser, "%s (%s)", d.Note, d.Creds)
 }
 
 func withTimeout(ctx context.Context, d time.Duration, check func(context.Context) Result) Result {

@@ -2,18 +2,17 @@ package preflight
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
 	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/jackc/pgx/v5"
 )
-
-func rootUser() (Identity, string, error) { return Identity{}, "services run as root", nil }
 
 func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 	srv := pgtest.Shared(t)
@@ -74,10 +73,11 @@ func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := snapshot(t, withVector)
-			report, err := Run(context.Background(), Config{Env: envvar.Map(tt.env), User: rootUser, Timeout: 2 * time.Second})
+			plan, err := cutover.Read(envvar.Map(tt.env))
 			if err != nil {
-				t.Fatalf("Run: %v", err)
+				t.Fatalf("cutover.Read: %v", err)
 			}
+			report := Run(context.Background(), Config{Memory: plan, AllowRoot: true, Timeout: 2 * time.Second})
 			if report.Status != tt.status {
 				t.Errorf("report status %s; want %s\n%s", report.Status, tt.status, text(report))
 			}
@@ -93,12 +93,9 @@ func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 	}
 }
 
-func TestRunReportsAnInvalidEnvironmentAsSuch(t *testing.T) {
-	report, err := Run(context.Background(), Config{Env: envvar.Map(map[string]string{"MEMORY_V2_CUTOVER": "yes"}), User: rootUser, Timeout: 2 * time.Second})
-	var bad *envvar.Error
-	if !errors.As(err, &bad) || bad.Name != "MEMORY_V2_CUTOVER" {
-		t.Fatalf("err = %v; want the *envvar.Error for MEMORY_V2_CUTOVER", err)
-	}
+func TestAnInvalidEnvironmentFailsTheEnvCheckAndSkipsTheRest(t *testing.T) {
+	_, err := cutover.Read(envvar.Map(map[string]string{"MEMORY_V2_CUTOVER": "yes"}))
+	report := InvalidEnvironment(err)
 	env, _ := report.Result(CheckEnv)
 	if report.Status != Fail || env.Status != Fail || !strings.Contains(env.Detail, "true, false, 1 or 0") {
 		t.Fatalf("report:\n%s", text(report))
@@ -109,11 +106,11 @@ func TestRunReportsAnInvalidEnvironmentAsSuch(t *testing.T) {
 }
 
 func TestAUserThatCannotBeDroppedToFailsTheUserCheck(t *testing.T) {
-	refuse := func() (Identity, string, error) { return Identity{}, "", errors.New(`user "ghost" does not exist`) }
-	report, err := Run(context.Background(), Config{Env: envvar.Map(nil), User: refuse, Command: []string{"sh"}, Timeout: 2 * time.Second})
+	ghost, err := supervisor.ParseUser("ghost-user-that-does-not-exist")
 	if err != nil {
 		t.Fatal(err)
 	}
+	report := Run(context.Background(), Config{User: ghost, Command: []string{"sh"}, PATH: "/bin", Timeout: 2 * time.Second})
 	user, _ := report.Result(CheckUser)
 	cmd, _ := report.Result(CheckCommand)
 	if report.Status != Fail || user.Status != Fail || !strings.Contains(user.Detail, "exit 77") || cmd.Status != Skip {
