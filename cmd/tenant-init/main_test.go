@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/pgtest"
 )
 
 // tenantInit is the binary under test, built once by TestMain as it ships
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build tenant-init: %v\n%s", err, out)
 			return 1
 		}
-		return m.Run()
+		return pgtest.Run(m) // also removes the clusters the check tests start
 	}()
 	os.Exit(code)
 }
