@@ -52,51 +52,113 @@ func ParseUser(spec string) (User, error) {
 
 func (u User) String() string { return u.spec }
 
-// credentials are what a User resolves to.
-type credentials struct {
-	uid, gid int
-	groups   []int
+// Credentials are the ids the services run with.
+type Credentials struct {
+	UID, GID int
+	Groups   []int // supplementary groups
+}
+
+func (c Credentials) String() string {
+	return fmt.Sprintf("uid %d gid %d groups %v", c.UID, c.GID, c.Groups)
 }
 
 // resolve finds the user's ids and supplementary groups. A uid unknown to
 // /etc/passwd runs with gid = uid (not root's group 0) and no supplementary group.
-func (u User) resolve() (credentials, error) {
+func (u User) resolve() (Credentials, error) {
 	var entry *user.User
 	var err error
 	if u.name != "" {
 		entry, err = user.Lookup(u.name)
 		if errors.As(err, new(user.UnknownUserError)) {
-			return credentials{}, fmt.Errorf("user %q not found in /etc/passwd", u.name)
+			return Credentials{}, fmt.Errorf("user %q not found in /etc/passwd", u.name)
 		}
 		if err != nil {
-			return credentials{}, fmt.Errorf("user %q: %w", u.name, err)
+			return Credentials{}, fmt.Errorf("user %q: %w", u.name, err)
 		}
 	} else if entry, err = user.LookupId(strconv.Itoa(u.uid)); err != nil {
 		if !errors.As(err, new(user.UnknownUserIdError)) && !errors.Is(err, os.ErrNotExist) {
-			return credentials{}, fmt.Errorf("uid %d: %w", u.uid, err)
+			return Credentials{}, fmt.Errorf("uid %d: %w", u.uid, err)
 		}
 		entry = nil
 	}
 
-	c := credentials{uid: u.uid, gid: u.gid}
+	c := Credentials{UID: u.uid, GID: u.gid}
 	if entry != nil {
-		c.uid, _ = strconv.Atoi(entry.Uid)
-		if c.gid < 0 {
-			c.gid, _ = strconv.Atoi(entry.Gid)
+		c.UID, _ = strconv.Atoi(entry.Uid)
+		if c.GID < 0 {
+			c.GID, _ = strconv.Atoi(entry.Gid)
 		}
 		ids, err := entry.GroupIds()
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return credentials{}, fmt.Errorf("groups of user %q: %w", entry.Username, err)
+			return Credentials{}, fmt.Errorf("groups of user %q: %w", entry.Username, err)
 		}
 		for _, id := range ids {
 			gid, _ := strconv.Atoi(id)
-			c.groups = append(c.groups, gid)
+			c.Groups = append(c.Groups, gid)
 		}
 	}
-	if c.gid < 0 {
-		c.gid = c.uid
+	if c.GID < 0 {
+		c.GID = c.UID
 	}
 	return c, nil
+}
+
+// A Drop is what the privilege drop will do, decided before anything changes,
+// so that `tenant-init check` reports exactly what the boot would do.
+type Drop struct {
+	// Switch says the init must become Creds (it runs as root and the user is
+	// not root); otherwise the services run with the init's own ids.
+	Switch bool
+	// Creds are the ids the services will run with.
+	Creds Credentials
+	// Note describes the outcome for the log, e.g. "running services as root,
+	// as allowed"; Warn says it deserves a warning.
+	Note string
+	Warn bool
+}
+
+// A DropError says why the services cannot be started: the user does not
+// resolve, or they would run as root without permission. The boot exits 77.
+type DropError struct {
+	Reason string
+	Hint   string
+}
+
+func (e *DropError) Error() string { return e.Reason }
+
+// PlanDrop decides the privilege drop for user u, as the boot will do it in a
+// process whose effective uid is euid. It changes nothing. Started as non-root,
+// the init cannot switch users and runs the services as is.
+func PlanDrop(u User, allowRoot bool, euid int) (Drop, error) {
+	if euid != 0 {
+		self := Credentials{UID: euid, GID: os.Getegid()}
+		self.Groups, _ = os.Getgroups()
+		if u.spec != "" {
+			return Drop{Creds: self, Warn: true, Note: "not started as root: user " + u.spec + " not switched to; services run as is"}, nil
+		}
+		return Drop{Creds: self, Note: "not started as root: services run as is"}, nil
+	}
+	refused := &DropError{Reason: "refusing to run services as root",
+		Hint: "set --user/TENANT_INIT_USER to an unprivileged user, or --allow-root/TENANT_INIT_ALLOW_ROOT=1"}
+	root := Drop{Creds: Credentials{}, Warn: true, Note: "running services as root, as allowed"}
+	if u.spec == "" {
+		if !allowRoot {
+			return Drop{}, refused
+		}
+		return root, nil
+	}
+	c, err := u.resolve()
+	if err != nil {
+		return Drop{}, &DropError{Reason: "cannot drop privileges: " + err.Error(),
+			Hint: "name a user of /etc/passwd, or give a numeric uid or uid:gid"}
+	}
+	if c.UID == 0 {
+		if !allowRoot {
+			return Drop{}, refused
+		}
+		return root, nil
+	}
+	return Drop{Switch: true, Creds: c, Note: "privileges dropped"}, nil
 }
 
 // dropPrivileges makes the whole init, every thread, the configured user before
@@ -104,65 +166,52 @@ func (u User) resolve() (credentials, error) {
 // root; then it checks that root cannot be regained. It refuses to run services
 // as root unless allowed. Started as non-root, the init runs services as is.
 func (s *supervisor) dropPrivileges() int {
-	if os.Geteuid() != 0 {
-		fields := []zap.Field{zap.Int("uid", os.Geteuid()), zap.Int("gid", os.Getegid())}
+	d, err := PlanDrop(s.user, s.root, os.Geteuid())
+	var refused *DropError
+	if errors.As(err, &refused) {
+		fields := []zap.Field{zap.String("hint", refused.Hint)}
 		if s.user.spec != "" {
-			s.log.Warn("not started as root: user "+s.user.spec+" not switched to; services run as is", fields...)
+			fields = append(fields, zap.String("user", s.user.spec))
+		}
+		s.log.Error(refused.Reason, fields...)
+		return ExitNoPermission
+	}
+	ids := []zap.Field{zap.Int("uid", d.Creds.UID), zap.Int("gid", d.Creds.GID)}
+	if s.user.spec != "" {
+		ids = append([]zap.Field{zap.String("user", s.user.spec)}, ids...)
+	}
+	if !d.Switch {
+		if d.Warn {
+			s.log.Warn(d.Note, ids...)
 		} else {
-			s.log.Info("not started as root: services run as is", fields...)
+			s.log.Info(d.Note, ids...)
 		}
 		return 0
 	}
-	refuse := func() int {
-		s.log.Error("refusing to run services as root",
-			zap.String("hint", "set --user/TENANT_INIT_USER to an unprivileged user, or --allow-root/TENANT_INIT_ALLOW_ROOT=1"))
-		return ExitNoPermission
-	}
-	if s.user.spec == "" {
-		if !s.root {
-			return refuse()
-		}
-		s.log.Warn("running services as root, as allowed")
-		return 0
-	}
-	c, err := s.user.resolve()
-	if err != nil {
-		s.log.Error("cannot drop privileges: "+err.Error(), zap.String("user", s.user.spec),
-			zap.String("hint", "name a user of /etc/passwd, or give a numeric uid or uid:gid"))
-		return ExitNoPermission
-	}
-	if c.uid == 0 {
-		if !s.root {
-			return refuse()
-		}
-		s.log.Warn("running services as root, as allowed", zap.String("user", s.user.spec))
-		return 0
-	}
-	if err := setCredentials(c); err != nil {
+	if err := setCredentials(d.Creds); err != nil {
 		s.log.Error("cannot drop privileges: "+err.Error(), zap.String("user", s.user.spec))
 		return ExitNoPermission
 	}
-	s.log.Info("privileges dropped", zap.String("user", s.user.spec), zap.Int("uid", c.uid),
-		zap.Int("gid", c.gid), zap.Ints("groups", c.groups))
+	s.log.Info(d.Note, append(ids, zap.Ints("groups", d.Creds.Groups))...)
 	return 0
 }
 
 // setCredentials switches every thread (Go ≥ 1.16) to c, groups first: once the
 // uid is not 0 nothing else may change.
-func setCredentials(c credentials) error {
-	if err := syscall.Setgroups(c.groups); err != nil {
+func setCredentials(c Credentials) error {
+	if err := syscall.Setgroups(c.Groups); err != nil {
 		return os.NewSyscallError("setgroups", err)
 	}
-	if err := syscall.Setgid(c.gid); err != nil {
+	if err := syscall.Setgid(c.GID); err != nil {
 		return os.NewSyscallError("setgid", err)
 	}
-	if err := syscall.Setuid(c.uid); err != nil {
+	if err := syscall.Setuid(c.UID); err != nil {
 		return os.NewSyscallError("setuid", err)
 	}
 	if syscall.Setuid(0) == nil {
 		return errors.New("root could be regained after setuid")
 	}
-	if os.Getuid() != c.uid || os.Geteuid() != c.uid || os.Getgid() != c.gid || os.Getegid() != c.gid {
+	if os.Getuid() != c.UID || os.Geteuid() != c.UID || os.Getgid() != c.GID || os.Getegid() != c.GID {
 		return fmt.Errorf("ids are %d/%d:%d/%d after the switch", os.Getuid(), os.Geteuid(), os.Getgid(), os.Getegid())
 	}
 	return nil

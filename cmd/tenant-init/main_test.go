@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/pgtest"
 )
 
 // tenantInit is the binary under test, built once by TestMain as it ships
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 		for _, name := range cutoverVariables {
 			os.Unsetenv(name)
 		}
-		return m.Run()
+		return pgtest.Run(m) // also removes the clusters the check tests start
 	}()
 	os.Exit(code)
 }
