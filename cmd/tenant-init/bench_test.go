@@ -29,7 +29,7 @@ func BenchmarkReadyToMainStart(b *testing.B) {
 }
 
 func benchInit(b *testing.B, notify bool) {
-	addr := freeAddr(b)
+	addr := freeLoopbackAddr(b)
 	var lags, spawnLags []time.Duration
 	byNotify := 0
 	for i := 0; b.Loop(); i++ {
@@ -74,7 +74,7 @@ func benchInit(b *testing.B, notify bool) {
 }
 
 func benchShell(b *testing.B) {
-	addr := freeAddr(b)
+	addr := freeLoopbackAddr(b)
 	var lags []time.Duration
 	for i := 0; b.Loop(); i++ {
 		// The entrypoint's shape: sidecar in the background, the health loop,

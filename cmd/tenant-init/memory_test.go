@@ -30,17 +30,6 @@ var cutoverVariables = []string{
 // password must never reach the logs.
 const testDatabase = "postgres://app:s3cret@db.internal:5432/tenant"
 
-// freeAddr returns a loopback address nobody listens on, for one sidecar.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // optIn is the environment of a tenant that opted in to memory v2, the test
 // sidecar listening on addr, then env: the sidecar's behaviour and overrides.
 func optIn(addr string, env ...string) []string {
@@ -189,7 +178,7 @@ func TestTheMainServiceStartsOnceTheSidecarIsHealthyAndGetsItsURL(t *testing.T) 
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				addr := freeAddr(t)
+				addr := freeLoopbackAddr(t)
 				var url string
 				var code int
 				boot := func() (*inittest.Init, map[string]any) {
@@ -232,7 +221,7 @@ func TestTheMainServiceStartsOnceTheSidecarIsHealthyAndGetsItsURL(t *testing.T) 
 func TestASidecarThatNeverTurnsHealthyAbortsTheBootAtTheGateTimeout(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
-		env := optIn(freeAddr(t), "SIDECAR_NEVER_READY=1", "MEMORY_PLUGIN_GATE_TIMEOUT=500ms")
+		env := optIn(freeLoopbackAddr(t), "SIDECAR_NEVER_READY=1", "MEMORY_PLUGIN_GATE_TIMEOUT=500ms")
 		in := start(t, mode, inittest.Options{Env: env}, reportURL("exit 0")...)
 		failed := wantBootAborted(t, in, "still not ready after 500ms", "503 Service Unavailable")
 		wantMainNeverStarted(t, in)
@@ -246,7 +235,7 @@ func TestASidecarThatDiesFailsTheBootWithinASecondOfItsDeath(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
 		// The gate timeout is the default 30s: reaching it would fail the test.
-		in := start(t, mode, inittest.Options{Env: optIn(freeAddr(t), "SIDECAR_FAIL_AFTER=300ms")}, reportURL("exit 0")...)
+		in := start(t, mode, inittest.Options{Env: optIn(freeLoopbackAddr(t), "SIDECAR_FAIL_AFTER=300ms")}, reportURL("exit 0")...)
 		failed := wantBootAborted(t, in, "exit status 1")
 		wantMainNeverStarted(t, in)
 		tail, _ := failed["stderr_tail"].([]any)
@@ -264,7 +253,7 @@ func TestASidecarThatDiesFailsTheBootWithinASecondOfItsDeath(t *testing.T) {
 
 func TestAMissingSidecarBinaryAbortsTheBoot(t *testing.T) {
 	t.Parallel()
-	env := optIn(freeAddr(t), "MEMORY_PLUGIN_BIN=/no/such/memory-plugin")
+	env := optIn(freeLoopbackAddr(t), "MEMORY_PLUGIN_BIN=/no/such/memory-plugin")
 	in := start(t, inittest.Subreaper, inittest.Options{Env: env}, reportURL("exit 0")...)
 	wantBootAborted(t, in, "cannot start: ", "/no/such/memory-plugin")
 	wantMainNeverStarted(t, in)
@@ -272,7 +261,7 @@ func TestAMissingSidecarBinaryAbortsTheBoot(t *testing.T) {
 
 func TestWithMemoryNotRequiredAFailingSidecarLeavesTheMainServiceWithMemoryOff(t *testing.T) {
 	t.Parallel()
-	env := optIn(freeAddr(t), "SIDECAR_FAIL_AFTER=200ms", "MEMORY_PLUGIN_REQUIRED=false")
+	env := optIn(freeLoopbackAddr(t), "SIDECAR_FAIL_AFTER=200ms", "MEMORY_PLUGIN_REQUIRED=false")
 	in := start(t, inittest.PID1, inittest.Options{Env: env}, reportURL("exit 5")...)
 	if got := urlSeen(t, in); got != "" {
 		t.Errorf("main service got MEMORY_PLUGIN_URL=%q, want it set empty", got)
@@ -296,7 +285,7 @@ func TestASidecarThatCrashesAfterBootIsRestartedAndGatedAgainWhileTheMainService
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
 		crash := filepath.Join(t.TempDir(), "crash")
-		in := start(t, mode, inittest.Options{Env: optIn(freeAddr(t), "SIDECAR_CRASH_FILE="+crash)}, reportURL("exec sleep 600")...)
+		in := start(t, mode, inittest.Options{Env: optIn(freeLoopbackAddr(t), "SIDECAR_CRASH_FILE="+crash)}, reportURL("exec sleep 600")...)
 		urlSeen(t, in)
 		if err := os.WriteFile(crash, nil, 0o600); err != nil {
 			t.Fatal(err)
@@ -353,7 +342,7 @@ func TestACrashLoopingSidecarIsGivenUpOnUnderItsPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			crash := filepath.Join(t.TempDir(), "crash")
-			env := optIn(freeAddr(t), "SIDECAR_CRASH_FILE="+crash, "MEMORY_PLUGIN_RESTART_LIMIT=1", "MEMORY_PLUGIN_REQUIRED="+tt.required)
+			env := optIn(freeLoopbackAddr(t), "SIDECAR_CRASH_FILE="+crash, "MEMORY_PLUGIN_RESTART_LIMIT=1", "MEMORY_PLUGIN_REQUIRED="+tt.required)
 			in := start(t, inittest.PID1, inittest.Options{Env: env}, reportURL("exec sleep 600")...)
 			urlSeen(t, in)
 			// Left in place: every run crashes once healthy.
@@ -373,7 +362,7 @@ func TestACrashLoopingSidecarIsGivenUpOnUnderItsPolicy(t *testing.T) {
 
 func TestTheCutoverEnvironmentDecidesWhetherTheSidecarRuns(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := freeLoopbackAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	db := "DATABASE_URL=" + testDatabase
 	bin := "MEMORY_PLUGIN_BIN=" + sidecarBin
@@ -433,7 +422,7 @@ func TestTheCutoverEnvironmentDecidesWhetherTheSidecarRuns(t *testing.T) {
 func TestTheSidecarRunsAsTheServicesUser(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
-		env := optIn(freeAddr(t), "SIDECAR_NOTIFY=1", "SIDECAR_READY_AFTER=400ms")
+		env := optIn(freeLoopbackAddr(t), "SIDECAR_NOTIFY=1", "SIDECAR_READY_AFTER=400ms")
 		var mainStatus, sidecar map[string]string
 		var code int
 		boot := func() (*inittest.Init, map[string]any) {
