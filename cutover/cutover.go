@@ -26,6 +26,7 @@ const (
 	varBin         = "MEMORY_PLUGIN_BIN"
 	varGateTimeout = "MEMORY_PLUGIN_GATE_TIMEOUT"
 	varRequired    = "MEMORY_PLUGIN_REQUIRED"
+	varRestarts    = "MEMORY_PLUGIN_RESTART_LIMIT"
 )
 
 // Defaults of the variables that have one.
@@ -33,6 +34,10 @@ const (
 	DefaultBin         = "/memory-plugin"
 	DefaultListenAddr  = "127.0.0.1:9100"
 	DefaultGateTimeout = 30 * time.Second
+	// DefaultRestartLimit is the sidecar's crash-loop limit: after this many
+	// restarts in a row that fail, the sidecar is given up on.
+	DefaultRestartLimit = 5
+	maxRestartLimit     = 100
 )
 
 // Mode says whether and where the memory plugin runs.
@@ -92,6 +97,10 @@ type Plan struct {
 	// Required is true when a sidecar that never becomes healthy aborts the
 	// boot, false when the main services then start with memory off.
 	Required bool
+	// RestartLimit is the crash-loop limit of a sidecar that dies after boot:
+	// after this many restarts in a row fail, it is given up on, aborting or
+	// degrading as Required says.
+	RestartLimit int
 }
 
 // Read turns the cutover environment into a Plan. Every variable is checked
@@ -120,6 +129,9 @@ func Read(env envvar.Lookup) (Plan, error) {
 		return Plan{}, err
 	}
 	if p.Required, err = env.Bool(varRequired, true); err != nil {
+		return Plan{}, err
+	}
+	if p.RestartLimit, err = env.Int(varRestarts, DefaultRestartLimit, 1, maxRestartLimit); err != nil {
 		return Plan{}, err
 	}
 

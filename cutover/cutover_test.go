@@ -17,15 +17,16 @@ const db = "postgres://app:s3cret@db:5432/tenant"
 // platform database; cases change what they test.
 func bundled(change func(*Plan)) Plan {
 	p := Plan{
-		Mode:        ModeBundled,
-		ListenAddr:  "127.0.0.1:9100",
-		ProbeURL:    "http://127.0.0.1:9100",
-		PluginURL:   "http://127.0.0.1:9100",
-		DatabaseURL: db,
-		DatabaseVar: "DATABASE_URL",
-		Bin:         "/memory-plugin",
-		GateTimeout: 30 * time.Second,
-		Required:    true,
+		Mode:         ModeBundled,
+		ListenAddr:   "127.0.0.1:9100",
+		ProbeURL:     "http://127.0.0.1:9100",
+		PluginURL:    "http://127.0.0.1:9100",
+		DatabaseURL:  db,
+		DatabaseVar:  "DATABASE_URL",
+		Bin:          "/memory-plugin",
+		GateTimeout:  30 * time.Second,
+		Required:     true,
+		RestartLimit: 5,
 	}
 	if change != nil {
 		change(&p)
@@ -35,7 +36,7 @@ func bundled(change func(*Plan)) Plan {
 
 // noSidecar is the plan of a mode without sidecar: only the always-read values.
 func noSidecar(mode Mode, pluginURL string) Plan {
-	return Plan{Mode: mode, PluginURL: pluginURL, Bin: "/memory-plugin", GateTimeout: 30 * time.Second, Required: true}
+	return Plan{Mode: mode, PluginURL: pluginURL, Bin: "/memory-plugin", GateTimeout: 30 * time.Second, Required: true, RestartLimit: 5}
 }
 
 func TestReadFollowsTheSpecTable(t *testing.T) {
@@ -134,13 +135,16 @@ func TestReadFollowsTheSpecTable(t *testing.T) {
 		{name: "a listen address on all interfaces serves any loopback URL on its port",
 			env:  map[string]string{"MEMORY_PLUGIN_URL": "http://[::1]:9100", "DATABASE_URL": db, "MEMORY_PLUGIN_LISTEN_ADDR": ":9100"},
 			want: bundled(func(p *Plan) { p.ListenAddr, p.PluginURL = ":9100", "http://[::1]:9100" })},
-		{name: "the sidecar binary, gate timeout and degrade policy are read",
+		{name: "the sidecar binary, gate timeout, degrade policy and crash-loop limit are read",
 			env: map[string]string{"MEMORY_V2_CUTOVER": "true", "DATABASE_URL": db, "MEMORY_PLUGIN_BIN": "/opt/mp/bin/memory-plugin",
-				"MEMORY_PLUGIN_GATE_TIMEOUT": "1m30s", "MEMORY_PLUGIN_REQUIRED": "false"},
-			want: bundled(func(p *Plan) { p.Bin, p.GateTimeout, p.Required = "/opt/mp/bin/memory-plugin", 90*time.Second, false })},
+				"MEMORY_PLUGIN_GATE_TIMEOUT": "1m30s", "MEMORY_PLUGIN_REQUIRED": "false", "MEMORY_PLUGIN_RESTART_LIMIT": "12"},
+			want: bundled(func(p *Plan) {
+				p.Bin, p.GateTimeout, p.Required, p.RestartLimit = "/opt/mp/bin/memory-plugin", 90*time.Second, false, 12
+			})},
 		{name: "empty values read as unset",
 			env: map[string]string{"MEMORY_V2_CUTOVER": "true", "DATABASE_URL": db, "MEMORY_PLUGIN_URL": "", "MEMORY_PLUGIN_LISTEN_ADDR": "",
-				"MEMORY_PLUGIN_BIN": "", "MEMORY_PLUGIN_GATE_TIMEOUT": "", "MEMORY_PLUGIN_REQUIRED": "", "MEMORY_PLUGIN_DISABLE": ""},
+				"MEMORY_PLUGIN_BIN": "", "MEMORY_PLUGIN_GATE_TIMEOUT": "", "MEMORY_PLUGIN_REQUIRED": "", "MEMORY_PLUGIN_DISABLE": "",
+				"MEMORY_PLUGIN_RESTART_LIMIT": ""},
 			want: bundled(nil)},
 	}
 	for _, tt := range tests {
@@ -186,6 +190,10 @@ func TestReadRejectsBadValues(t *testing.T) {
 			variable: "MEMORY_PLUGIN_GATE_TIMEOUT", want: []string{`MEMORY_PLUGIN_GATE_TIMEOUT="30"`, "Go duration"}},
 		{name: "a zero gate timeout is rejected", env: map[string]string{"MEMORY_PLUGIN_GATE_TIMEOUT": "0s"},
 			variable: "MEMORY_PLUGIN_GATE_TIMEOUT", want: []string{"must be positive"}},
+		{name: "a crash-loop limit of 0 is rejected", env: map[string]string{"MEMORY_PLUGIN_RESTART_LIMIT": "0"},
+			variable: "MEMORY_PLUGIN_RESTART_LIMIT", want: []string{`MEMORY_PLUGIN_RESTART_LIMIT="0" is invalid: out of range`, "a whole number from 1 to 100"}},
+		{name: "a crash-loop limit that is not a number is rejected", env: map[string]string{"MEMORY_PLUGIN_RESTART_LIMIT": "many"},
+			variable: "MEMORY_PLUGIN_RESTART_LIMIT", want: []string{`MEMORY_PLUGIN_RESTART_LIMIT="many"`}},
 		{name: "a URL without scheme is rejected", env: map[string]string{"MEMORY_PLUGIN_URL": "localhost:9100"},
 			variable: "MEMORY_PLUGIN_URL", want: []string{`MEMORY_PLUGIN_URL="localhost:9100"`, "http:// or https:// URL with a host"}},
 		{name: "a URL of another scheme is rejected", env: map[string]string{"MEMORY_PLUGIN_URL": "ftp://localhost:9100"},

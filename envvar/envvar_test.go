@@ -58,6 +58,33 @@ func TestDuration(t *testing.T) {
 	}
 }
 
+func TestInt(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    int
+		wantErr string
+	}{
+		{name: "unset means the default", value: "", want: 5},
+		{name: "a whole number in range is read", value: "12", want: 12},
+		{name: "surrounding spaces are ignored", value: " 3 ", want: 3},
+		{name: "the bounds are accepted", value: "1", want: 1},
+		{name: "a word is rejected, naming the accepted range", value: "five", wantErr: `X="five" is invalid; accepted: a whole number from 1 to 100`},
+		{name: "a fraction is rejected", value: "2.5", wantErr: `X="2.5" is invalid; accepted: a whole number`},
+		{name: "below the range is rejected", value: "0", wantErr: `X="0" is invalid: out of range; accepted: a whole number from 1 to 100`},
+		{name: "above the range is rejected", value: "101", wantErr: "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Map(map[string]string{"X": tt.value}).Int("X", 5, 1, 100)
+			checkErr(t, err, tt.wantErr)
+			if err == nil && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
 	if want == "" {

@@ -3,22 +3,13 @@ package healthgate_test
 import (
 	"context"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentplatform/tenant-init/healthgate"
+	"github.com/agentplatform/tenant-init/lagbench"
 )
-
-// readyOffsets are when the modelled sidecar turns healthy, counted from the
-// start of the wait: spread evenly over one second so that the shell loop's
-// one-second period, and the gate's schedule, are sampled fairly. Run with
-// -benchtime 10x to take each once.
-var readyOffsets = []time.Duration{
-	50 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond, 350 * time.Millisecond, 450 * time.Millisecond,
-	550 * time.Millisecond, 650 * time.Millisecond, 750 * time.Millisecond, 850 * time.Millisecond, 950 * time.Millisecond,
-}
 
 // BenchmarkReadyToPass measures the dead time between a sidecar turning
 // healthy and the main services being let through: by the gate's polling,
@@ -42,7 +33,7 @@ func benchGate(b *testing.B, notify bool) {
 	byNotify := 0
 	for i := 0; b.Loop(); i++ {
 		s.ready.Store(false)
-		became := turnHealthy(b, s, readyOffsets[i%len(readyOffsets)], notify)
+		became := turnHealthy(b, s, lagbench.Offset(i), notify)
 		how, err := g.Wait(context.Background(), nil)
 		passed := time.Now()
 		if err != nil {
@@ -53,7 +44,7 @@ func benchGate(b *testing.B, notify bool) {
 		}
 		lags = append(lags, passed.Sub(<-became))
 	}
-	report(b, lags)
+	lagbench.Report(b, lags, "")
 	if notify {
 		// A poll may land between the flip to 200 and the datagram.
 		b.ReportMetric(100*float64(byNotify)/float64(len(lags)), "%-by-notify")
@@ -70,7 +61,7 @@ func benchShell(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		became := turnHealthy(b, s, readyOffsets[i%len(readyOffsets)], false)
+		became := turnHealthy(b, s, lagbench.Offset(i), false)
 		err := cmd.Wait()
 		passed := time.Now()
 		if err != nil {
@@ -78,7 +69,7 @@ func benchShell(b *testing.B) {
 		}
 		lags = append(lags, passed.Sub(<-became))
 	}
-	report(b, lags)
+	lagbench.Report(b, lags, "")
 }
 
 // turnHealthy models a sidecar that is ready after offset: it flips the
@@ -95,17 +86,4 @@ func turnHealthy(b *testing.B, s *sidecar, offset time.Duration, notify bool) <-
 		}
 	})
 	return became
-}
-
-func report(b *testing.B, lags []time.Duration) {
-	slices.Sort(lags)
-	var sum time.Duration
-	for _, l := range lags {
-		sum += l
-	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(sum)/float64(len(lags)), "ms-mean-ready-to-pass")
-	b.ReportMetric(ms(lags[len(lags)/2]), "ms-median")
-	b.ReportMetric(ms(lags[len(lags)-1]), "ms-max")
-	b.ReportMetric(0, "ns/op") // the op includes the modelled start-up time: meaningless
 }

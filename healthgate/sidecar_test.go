@@ -54,7 +54,7 @@ type runningSidecar struct {
 	cmd     *exec.Cmd
 	stderr  *bytes.Buffer
 	exited  chan struct{}
-	healthy chan struct{} // closed when it prints "sidecar: healthy"
+	healthy chan struct{} // closed when it prints "sidecar: healthy at <time>"
 }
 
 func startSidecar(t *testing.T, gate *healthgate.Gate, addr string, env ...string) *runningSidecar {
@@ -75,7 +75,7 @@ func startSidecar(t *testing.T, gate *healthgate.Gate, addr string, env ...strin
 		defer close(lines)
 		in := bufio.NewScanner(stdout)
 		for in.Scan() {
-			if in.Text() == "sidecar: healthy" {
+			if strings.HasPrefix(in.Text(), "sidecar: healthy at ") {
 				close(s.healthy)
 			}
 		}

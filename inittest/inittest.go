@@ -53,6 +53,10 @@ type Options struct {
 	// Terminal makes a new pseudo-terminal the init's controlling terminal and
 	// stdin; Init.Terminal is its master side.
 	Terminal bool
+	// PrivateNetwork starts the init in a new network namespace with only its
+	// loopback interface, up: fixed ports such as 127.0.0.1:9100 are free there
+	// whatever runs beside the test, and nothing it serves is reachable from it.
+	PrivateNetwork bool
 }
 
 // An Init is a running init under test.
@@ -123,27 +127,37 @@ func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 	return in
 }
 
-// wrap builds the command line that starts argv in mode: unshare for a PID
-// namespace or for bind mounts, setpriv for RunAs. Each execs the next, so the
-// init keeps the pid it started with.
+// wrap builds the command line that starts argv in mode: unshare for new
+// namespaces, a shell to prepare them (loopback up, bind mounts), setpriv for
+// RunAs. Each execs the next, so the init keeps the pid it started with.
 func wrap(mode Mode, opts Options, argv []string) []string {
 	if opts.RunAs != "" {
 		uid, gid, _ := strings.Cut(opts.RunAs, ":")
 		argv = append([]string{"setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--"}, argv...)
 	}
-	if len(opts.Binds) > 0 {
-		var script []string
-		for target, source := range opts.Binds {
-			script = append(script, fmt.Sprintf("mount --bind %q %q", source, target))
-		}
+	var script []string
+	if opts.PrivateNetwork {
+		script = append(script, "ip link set lo up")
+	}
+	for target, source := range opts.Binds {
+		script = append(script, fmt.Sprintf("mount --bind %q %q", source, target))
+	}
+	if len(script) > 0 {
 		script = append(script, `exec "$@"`)
 		argv = append([]string{"sh", "-ec", strings.Join(script, "\n"), "sh"}, argv...)
 	}
+	var unshare []string
 	switch {
 	case mode == PID1:
-		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}, argv...)
+		unshare = append(unshare, "--pid", "--fork", "--mount-proc", "--kill-child")
 	case len(opts.Binds) > 0:
-		argv = append([]string{"unshare", "--mount"}, argv...)
+		unshare = append(unshare, "--mount")
+	}
+	if opts.PrivateNetwork {
+		unshare = append(unshare, "--net")
+	}
+	if len(unshare) > 0 {
+		argv = append(append([]string{"unshare"}, unshare...), argv...)
 	}
 	return argv
 }

@@ -102,7 +102,7 @@ func (s *supervisor) sidecarFailed(svc *service, reason string) {
 	}
 	delay := svc.backoff.NextBackOff()
 	if delay == backoff.Stop {
-		s.giveUp(svc, fmt.Sprintf("%s; gave up after %d restarts in a row", reason, svc.Restart.Limit))
+		s.giveUp(svc, fmt.Sprintf("%s; gave up after %s in a row", reason, plural(svc.Restart.Limit, "restart")))
 		return
 	}
 	svc.state = down
@@ -147,6 +147,9 @@ func (s *supervisor) giveUp(svc *service, reason string) {
 		}
 		fields = append(fields, zap.Strings("emptied", emptied))
 	}
+	if svc.Lost != "" {
+		consequence += ": " + svc.Lost
+	}
 	s.log.Warn(fmt.Sprintf("%s: sidecar failed: %s; degraded: %s", svc.Name, reason, consequence), fields...)
 }
 
@@ -162,4 +165,12 @@ func (s *supervisor) stderrTail(svc *service) []string {
 		}
 	}
 	return svc.tail.last()
+}
+
+// plural is "1 restart", "2 restarts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -99,6 +99,10 @@ type Service struct {
 	Restart   RestartPolicy
 	// Hint ends the failure line, e.g. "run `tenant-init check` to diagnose".
 	Hint string
+	// Lost says what the main services lack once the sidecar is given up on
+	// under Degrade, e.g. "memory is off"; the warning ends with it, so that
+	// the operator reads the consequence, not only the sidecar's name.
+	Lost string
 }
 
 // RestartPolicy schedules the restarts of a sidecar that dies after boot. Zero

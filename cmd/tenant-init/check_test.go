@@ -169,7 +169,9 @@ func catalog(t *testing.T, url string) string {
 	return s
 }
 
-func freeLoopbackAddr(t *testing.T) string {
+// freeLoopbackAddr returns a loopback address nobody listens on, e.g. for one
+// sidecar, so that tests using it may run in parallel.
+func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -30,6 +30,8 @@ func runCLI(t *testing.T, env []string, args ...string) (code int, stdout, stder
 }
 
 func TestBadInputGetsOneLineAndItsExitStatus(t *testing.T) {
+	cutover := []string{"MEMORY_V2_CUTOVER=true", "DATABASE_URL=" + testDatabase, "MEMORY_PLUGIN_BIN=" + sidecarBin}
+	mainRan := []string{"--allow-root", "sh", "-c", "echo main ran"}
 	tests := []struct {
 		name string
 		env  []string
@@ -73,12 +75,29 @@ func TestBadInputGetsOneLineAndItsExitStatus(t *testing.T) {
 			want: 78, line: `TENANT_INIT_SERVICES="name=web,cmd=node \"server.js" is invalid: unterminated " quote`},
 		{name: "the version subcommand takes no argument", args: []string{"version", "now"},
 			want: 64, line: `unknown command "now" for "tenant-init version"`},
+
+		// The cutover variables (README "Memory v2 cutover"); COMMAND would
+		// print, the sidecar too: stdout must stay empty.
+		{name: "MEMORY_V2_CUTOVER=yes is a configuration error, never a silent false", env: []string{"MEMORY_V2_CUTOVER=yes"}, args: mainRan,
+			want: 78, line: `MEMORY_V2_CUTOVER="yes" is invalid; accepted: true, false, 1 or 0`},
+		{name: "a MEMORY_PLUGIN_LISTEN_ADDR without a port is a configuration error", env: append(cutover, "MEMORY_PLUGIN_LISTEN_ADDR=127.0.0.1"), args: mainRan,
+			want: 78, line: `MEMORY_PLUGIN_LISTEN_ADDR="127.0.0.1" is invalid; accepted: host:port`},
+		{name: "a MEMORY_PLUGIN_GATE_TIMEOUT without a unit is a configuration error", env: append(cutover, "MEMORY_PLUGIN_GATE_TIMEOUT=30"), args: mainRan,
+			want: 78, line: `MEMORY_PLUGIN_GATE_TIMEOUT="30" is invalid; accepted: a Go duration`},
+		{name: "cutover without any database URL is a configuration error naming MEMORY_PLUGIN_DATABASE_URL",
+			env: []string{"MEMORY_V2_CUTOVER=true", "MEMORY_PLUGIN_BIN=" + sidecarBin}, args: mainRan,
+			want: 78, line: "MEMORY_PLUGIN_DATABASE_URL is not set: the bundled memory-plugin sidecar needs a database"},
+		{name: "a MEMORY_PLUGIN_RESTART_LIMIT of 0 is a configuration error", env: append(cutover, "MEMORY_PLUGIN_RESTART_LIMIT=0"), args: mainRan,
+			want: 78, line: `MEMORY_PLUGIN_RESTART_LIMIT="0" is invalid: out of range; accepted: a whole number from 1 to 100`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := runCLI(t, tt.env, tt.args...)
+			code, stdout, stderr := runCLI(t, tt.env, tt.args...)
 			if code != tt.want {
 				t.Errorf("exit status %d, want %d", code, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("something ran: stdout %q", stdout)
 			}
 			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], tt.line) {
 				t.Errorf("stderr:\n%s\nwant one line containing %q", stderr, tt.line)

@@ -12,8 +12,9 @@ import (
 )
 
 // tenantInit is the binary under test, built once by TestMain as it ships
-// (CGO_ENABLED=0, no race detector).
-var tenantInit string
+// (CGO_ENABLED=0, no race detector); sidecarBin is testdata/sidecar, the
+// memory-plugin stand-in, built alike.
+var tenantInit, sidecarBin string
 
 // helperEnv selects a helper service: the test binary re-executed (see helpers_test.go).
 const helperEnv = "TENANT_INIT_TEST_HELPER"
@@ -35,11 +36,22 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		tenantInit = filepath.Join(dir, "tenant-init")
-		build := exec.Command("go", "build", "-o", tenantInit, "-ldflags", "-X main.version=test -X main.commit=abc123", ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build tenant-init: %v\n%s", err, out)
-			return 1
+		sidecarBin = filepath.Join(dir, "memory-plugin")
+		for _, b := range [][]string{
+			{"-o", tenantInit, "-ldflags", "-X main.version=test -X main.commit=abc123", "."},
+			{"-o", sidecarBin, "github.com/agentplatform/tenant-init/testdata/sidecar"},
+		} {
+			build := exec.Command("go", append([]string{"build"}, b...)...)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[1], err, out)
+				return 1
+			}
+		}
+		// The tests' environment is a tenant's that did not opt in to memory
+		// v2: each test sets the cutover variables it is about.
+		for _, name := range cutoverVariables {
+			os.Unsetenv(name)
 		}
 		return pgtest.Run(m) // also removes the clusters the check tests start
 	}()

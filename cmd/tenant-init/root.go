@@ -48,7 +48,7 @@ func newRootCommand(env envvar.Lookup, status *int) *cobra.Command {
 	root := &cobra.Command{
 		Use:               usageLine,
 		Short:             "PID-1 init for tenant containers",
-		Long:              longHelp,
+		Long:              longHelp + memoryHelp,
 		Args:              cobra.ArbitraryArgs,
 		SilenceUsage:      true,
 		SilenceErrors:     true,

@@ -87,6 +87,10 @@ func parseService(decl string) (supervisor.Service, error) {
 		return svc, serviceError{"missing name=NAME"}
 	case svc.Name == "main":
 		return svc, serviceError{`the name "main" is COMMAND's`}
+	case svc.Name == memorySidecarName:
+		// Reserved even when memory v2 is off, so that opting in later
+		// cannot turn a working declaration into a clash at boot.
+		return svc, serviceError{`the name "` + memorySidecarName + `" is the bundled sidecar's`}
 	case !serviceName.MatchString(svc.Name):
 		return svc, serviceError{"name " + svc.Name + " must be letters, digits, '.', '_' or '-'"}
 	case seen["dir"] && svc.Dir == "":

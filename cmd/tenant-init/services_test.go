@@ -45,6 +45,7 @@ func TestServiceDeclarations(t *testing.T) {
 		{name: "an unknown key is refused", text: "name=web,user=app,cmd=x", one: true, wantErr: "unknown key user (keys: name, dir, cmd)"},
 		{name: "a key given twice is refused", text: "name=a,name=b,cmd=x", one: true, wantErr: "name given twice"},
 		{name: "main is COMMAND's name", text: "name=main,cmd=x", one: true, wantErr: `the name "main" is COMMAND's`},
+		{name: "memory-plugin is the bundled sidecar's name", text: "name=memory-plugin,cmd=x", one: true, wantErr: `the name "memory-plugin" is the bundled sidecar's`},
 		{name: "a name with a space is refused", text: "name=my web,cmd=x", one: true, wantErr: "name my web must be letters, digits, '.', '_' or '-'"},
 		{name: "an empty dir is refused", text: "name=a,dir=,cmd=x", one: true, wantErr: "dir is empty"},
 		{name: "an unterminated quote is refused", text: "name=a,cmd=echo 'hi", one: true, wantErr: "unterminated ' quote"},

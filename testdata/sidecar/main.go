@@ -12,8 +12,9 @@
 //	SIDECAR_CRASH_AFTER        once healthy, exit 1 after this long
 //	SIDECAR_CRASH_FILE         once healthy, exit 1 when this file exists
 //
-// It prints "sidecar: listening on <addr> pid <pid>" and "sidecar: healthy" on
-// stdout for tests to wait on. A bad value exits 78. Build it with
+// It prints "sidecar: listening on <addr> pid <pid>" and "sidecar: healthy at
+// <RFC 3339 time>" on stdout for tests to wait on; the time, taken as /v1/health
+// turns to 200, is what benchmarks of the gate measure from. A bad value exits 78. Build it with
 //
 //	go build -o memory-plugin github.com/agentplatform/tenant-init/testdata/sidecar
 package main
@@ -78,8 +79,9 @@ func main() {
 		select {}
 	}
 	time.Sleep(c.readyAfter)
+	at := time.Now() // before the flip: no probe can see 200 earlier
 	healthy.Store(true)
-	fmt.Println("sidecar: healthy")
+	fmt.Println("sidecar: healthy at " + at.Format(time.RFC3339Nano))
 	if c.notify {
 		if err := healthgate.Notify("READY=1\nSTATUS=serving"); err != nil {
 			fmt.Fprintln(os.Stderr, "sidecar:", err)
