@@ -209,13 +209,6 @@ func (p Plan) MainEnv() []string {
 	return []string{varURL + "=" + p.PluginURL}
 }
 
-// DegradedEnv returns the entries the main services get when the sidecar was
-// given up on and MEMORY_PLUGIN_REQUIRED=false: an empty MEMORY_PLUGIN_URL,
-// which the platform reads as memory off.
-func (p Plan) DegradedEnv() []string {
-	return []string{varURL + "="}
-}
-
 // SidecarEnv returns the entries the sidecar's environment gets: where to
 // listen and which database to use (ModeBundled only).
 func (p Plan) SidecarEnv() []string {

@@ -331,9 +331,6 @@ func TestEnvironmentEntriesForTheServices(t *testing.T) {
 	if got, want := p.MainEnv(), []string{"MEMORY_PLUGIN_URL=http://localhost:9100"}; !slices.Equal(got, want) {
 		t.Errorf("MainEnv = %q, want %q", got, want)
 	}
-	if got, want := p.DegradedEnv(), []string{"MEMORY_PLUGIN_URL="}; !slices.Equal(got, want) {
-		t.Errorf("DegradedEnv = %q, want %q", got, want)
-	}
 	if got, want := p.SidecarEnv(), []string{"MEMORY_PLUGIN_LISTEN_ADDR=127.0.0.1:9100", "MEMORY_PLUGIN_DATABASE_URL=" + db}; !slices.Equal(got, want) {
 		t.Errorf("SidecarEnv = %q, want %q", got, want)
 	}
