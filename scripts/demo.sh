@@ -107,12 +107,16 @@ init_pid=$!
 ) &
 watchdog=$!
 
-t_healthy= t_started= t_sigterm= round_trip= failure=
+t_healthy= gate= t_started= t_sigterm= round_trip= failure=
 # Every line, as it comes, until tenant-init and its services closed the pipe.
 while IFS= read -r line; do
 	printf '    | %s\n' "$line"
 	case $line in
-	*"memory-plugin: sidecar healthy"*) t_healthy=$(now_ms) ;;
+	*"memory-plugin: sidecar healthy"*)
+		t_healthy=$(now_ms)
+		# tenant-init's own measure, from its console log fields.
+		gate=$(printf '%s' "$line" | sed -n 's/.*"ms": *\([0-9]*\).*"how": *"\([a-z]*\)".*/spawn → ready \1 ms, seen by \2/p')
+		;;
 	*"demomain: started"*) t_started=$(now_ms) ;;
 	*"demomain: round trip ok"*)
 		round_trip=${line#*round trip ok }
@@ -134,7 +138,7 @@ kill "$watchdog" 2>/dev/null || true
 
 echo
 say "what happened"
-[ -n "$t_healthy" ] && say "  boot → sidecar healthy:           $((t_healthy - t_boot)) ms"
+[ -n "$t_healthy" ] && say "  boot → sidecar healthy:           $((t_healthy - t_boot)) ms${gate:+ (tenant-init: $gate)}"
 [ -n "$t_started" ] && say "  boot → main service started:      $((t_started - t_boot)) ms"
 [ -n "$round_trip" ] && say "  commit and recall via the plugin: $round_trip"
 [ -n "$t_sigterm" ] && say "  SIGTERM → everything stopped:     $((t_end - t_sigterm)) ms, tenant-init exit status $status"
