@@ -27,6 +27,7 @@ package healthgate
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -137,4 +138,17 @@ func (g *Gate) Close() error {
 		g.closeErr = g.notify.close()
 	})
 	return g.closeErr
+}
+
+// AddressFree tells whether addr (host:port) can be listened on, by binding it
+// for a moment. A probe cannot tell who answers it: were the sidecar's address
+// already served by another process (an earlier plugin, another service), the
+// gate would pass on that process's health while the new sidecar fails to bind.
+// So the address must be free before the sidecar is spawned.
+func AddressFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s is already in use by another process, whose answers the health probe would mistake for the sidecar's: %w", addr, err)
+	}
+	return l.Close()
 }

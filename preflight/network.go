@@ -5,18 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
+
+	"github.com/agentplatform/tenant-init/healthgate"
 )
 
 // checkListen binds the sidecar's listen address for a moment. A port that is
 // taken by a healthy memory plugin is not a failure: run through `docker exec`
 // in a tenant that already has its sidecar, that plugin is the one holding it.
 func checkListen(ctx context.Context, addr, probeURL string) Result {
-	l, err := net.Listen("tcp", addr)
+	err := healthgate.AddressFree(addr)
 	if err == nil {
-		l.Close()
 		return pass(CheckListen, "%s is free", addr)
 	}
 	if h, herr := getHealth(ctx, probeURL); herr == nil && h.Status == "ok" {
@@ -24,7 +24,7 @@ func checkListen(ctx context.Context, addr, probeURL string) Result {
 	}
 	return fail(CheckListen,
 		"stop whatever listens there (`ss -ltnp` shows it) or choose another MEMORY_PLUGIN_LISTEN_ADDR (and the same port in MEMORY_PLUGIN_URL)",
-		"cannot listen on %s: %v", addr, err)
+		"%v", err)
 }
 
 // checkExternalPlugin asks an external plugin's /v1/health.

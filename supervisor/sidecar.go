@@ -23,8 +23,7 @@ type gateResult struct {
 
 // startSidecar spawns svc at boot and handles events until its gate has spoken.
 func (s *supervisor) startSidecar(svc *service) {
-	if err := s.spawn(svc); err != nil {
-		s.sidecarFailed(svc, "cannot start: "+err.Error())
+	if !s.spawnSidecar(svc) {
 		return
 	}
 	s.awaitGate(svc)
@@ -117,11 +116,26 @@ func (s *supervisor) restartSidecar(svc *service) {
 		return
 	}
 	svc.restarts++
-	if err := s.spawn(svc); err != nil {
-		s.sidecarFailed(svc, "cannot start: "+err.Error())
+	if !s.spawnSidecar(svc) {
 		return
 	}
 	s.awaitGate(svc)
+}
+
+// spawnSidecar runs svc's Precheck and spawns it, and reports whether it runs;
+// when not, the failure has been handed to svc's policy.
+func (s *supervisor) spawnSidecar(svc *service) bool {
+	if svc.Precheck != nil {
+		if err := svc.Precheck(); err != nil {
+			s.sidecarFailed(svc, "not started: "+err.Error())
+			return false
+		}
+	}
+	if err := s.spawn(svc); err != nil {
+		s.sidecarFailed(svc, "cannot start: "+err.Error())
+		return false
+	}
+	return true
 }
 
 // giveUp applies svc's FailurePolicy: one line that says what happened and why

@@ -99,6 +99,11 @@ type Service struct {
 	Restart   RestartPolicy
 	// Hint ends the failure line, e.g. "run `tenant-init check` to diagnose".
 	Hint string
+	// Precheck, when set, runs before each spawn of the sidecar; an error fails
+	// that run as a failed gate would. It guards what a gate cannot see: a
+	// listen address already served by another process, whose answers a
+	// health probe would take for the new sidecar's.
+	Precheck func() error
 	// Lost says what the main services lack once the sidecar is given up on
 	// under Degrade, e.g. "memory is off"; the warning ends with it, so that
 	// the operator reads the consequence, not only the sidecar's name.

@@ -76,5 +76,7 @@ func memorySidecar(plan cutover.Plan) (*supervisor.Service, *healthgate.Gate, er
 		Restart: supervisor.RestartPolicy{Limit: plan.RestartLimit},
 		Hint:    diagnoseHint,
 		Lost:    "memory is off",
+		// Probes cannot tell who answers them: the address must be free.
+		Precheck: func() error { return healthgate.AddressFree(plan.ListenAddr) },
 	}, gate, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -257,6 +259,24 @@ func TestAMissingSidecarBinaryAbortsTheBoot(t *testing.T) {
 	in := start(t, inittest.Subreaper, inittest.Options{Env: env}, reportURL("exit 0")...)
 	wantBootAborted(t, in, "cannot start: ", "/no/such/memory-plugin")
 	wantMainNeverStarted(t, in)
+}
+
+func TestASidecarWhoseAddressIsTakenByAHealthyImpostorAbortsTheBoot(t *testing.T) {
+	t.Parallel()
+	// Another process already serves a healthy /v1/health on the sidecar's
+	// address: without the precheck, the gate's probe would reach it and the
+	// boot would go on with a sidecar that never bound its port.
+	impostor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok","version":"1.0.0","capabilities":[]}`))
+	}))
+	defer impostor.Close()
+	addr := impostor.Listener.Addr().String()
+	in := start(t, inittest.Subreaper, inittest.Options{Env: optIn(addr)}, reportURL("exit 0")...)
+	wantBootAborted(t, in, "not started: "+addr+" is already in use")
+	wantMainNeverStarted(t, in)
+	if started := serviceLogs(in, "service started", "memory-plugin"); len(started) > 0 {
+		t.Errorf("the sidecar was spawned onto a taken address: %v", started)
+	}
 }
 
 func TestWithMemoryNotRequiredAFailingSidecarLeavesTheMainServiceWithMemoryOff(t *testing.T) {
