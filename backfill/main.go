@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/agentplatform/tenant-init/envvar"
@@ -46,6 +47,11 @@ func Main(ctx context.Context, args []string, env envvar.Lookup, stdout, stderr 
 		return ExitConfig
 	}
 	sum, err := run(ctx, cfg, stdout, stderr)
+	var envErr *envvar.Error
+	if errors.As(err, &envErr) {
+		fmt.Fprintf(stderr, "memory-backfill: %v\n", err)
+		return ExitConfig
+	}
 	if err != nil {
 		// One line: pgx words a failed connection as one line per address tried.
 		msg := oneLine.Replace(err.Error())
@@ -65,7 +71,8 @@ func Main(ctx context.Context, args []string, env envvar.Lookup, stdout, stderr 
 var oneLine = strings.NewReplacer(":\n\t", ": ", "\n\t", "; ", "\n", "; ")
 
 // run prepares a run — source, tree, plugin — and carries it out. An error
-// means the run could not start (exit 69); how the run went is in the Summary.
+// means the run could not start (exit 69, or 78 for an *envvar.Error); how the
+// run went is in the Summary.
 func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Summary, error) {
 	src, err := OpenSource(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -120,10 +127,10 @@ func (r *runner) connectPlugin(ctx context.Context) error {
 		return fmt.Errorf("memory plugin at %s is not available: %w (start it, or set MEMORY_PLUGIN_URL)", r.cfg.PluginURL.Redacted(), err)
 	}
 	need := []string{"lookup"}
-	why := "-verify reads the memories back by id"
+	why := "-verify needs to read memories back by id"
 	if r.cfg.Mode == Apply {
 		need = []string{"created_at", "metadata"}
-		why = "-apply keeps each memory's created_at and v1 origin"
+		why = "-apply needs to keep each memory's created_at and v1 origin"
 	}
 	for _, c := range need {
 		if !h.Has(c) {
@@ -132,5 +139,18 @@ func (r *runner) connectPlugin(ctx context.Context) error {
 		}
 	}
 	r.batch = h.Has("batch")
+	if h.Has("lookup") {
+		// /v1/health is open, so a wrong token would show only at the first
+		// write, as one failure per row: ask once for nothing instead.
+		_, err := r.client.Lookup(ctx, []string{"00000000-0000-0000-0000-000000000000"})
+		var pe *PluginError
+		if errors.As(err, &pe) && pe.Status == http.StatusUnauthorized {
+			return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "the plugin refused it: " + pe.Error(),
+				Accepted: "the token the plugin was started with"}
+		}
+		if err != nil {
+			return fmt.Errorf("memory plugin at %s is not available: %w", r.cfg.PluginURL.Redacted(), err)
+		}
+	}
 	return nil
 }

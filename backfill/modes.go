@@ -240,7 +240,8 @@ func (r *runner) failure(ctx context.Context, items []item, err error) error {
 	var pe *PluginError
 	switch {
 	case errors.As(err, &pe):
-		reason, detail, stop = pe.Code, pe.Message, pe.transient()
+		// A refused token refuses every row alike: stop rather than list them all.
+		reason, detail, stop = pe.Code, pe.Message, pe.transient() || pe.Status == http.StatusUnauthorized
 		if reason == "" {
 			reason = fmt.Sprintf("http_%d", pe.Status)
 		}
@@ -251,7 +252,7 @@ func (r *runner) failure(ctx context.Context, items []item, err error) error {
 		r.rep.fail(FailedRow{ID: it.w.ID, Namespace: it.w.Namespace, Reason: reason, Detail: detail})
 	}
 	if stop {
-		return fmt.Errorf("memory plugin unavailable after retries, stopping: %w", err)
+		return fmt.Errorf("memory plugin stopped taking requests: %w", err)
 	}
 	return nil
 }
