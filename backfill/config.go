@@ -90,7 +90,7 @@ Exit status:
   64  usage error
   69  the database or the plugin is unavailable at the start (unreachable, plugin
       not healthy or lacking a required capability, v1 tables missing)
-  78  bad environment value
+  78  bad environment value, or a MEMORY_PLUGIN_TOKEN the plugin refuses
 `
 
 // parseArgs reads the command line (without the program name). It returns

@@ -206,9 +206,9 @@ func TestDryRunNeedsOnlySelectOnTheTwoTables(t *testing.T) {
 	srv := pgtest.Shared(t)
 	role := "reader_" + strings.ReplaceAll(newUUID()[:8], "-", "")
 	srv.Exec(t, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw'", role))
-	exec(t, f.url, fmt.Sprintf("GRANT SELECT ON workspaces, agent_memories TO %s", role))
+	execSQL(t, f.url, fmt.Sprintf("GRANT SELECT ON workspaces, agent_memories TO %s", role))
 	t.Cleanup(func() {
-		exec(t, f.url, "DROP OWNED BY "+role)
+		execSQL(t, f.url, "DROP OWNED BY "+role)
 		srv.Exec(t, "DROP ROLE "+role)
 	})
 	u, _ := url.Parse(f.url)

@@ -32,6 +32,11 @@ type want struct {
 	reason    Reason
 	rules     []Rule
 	content   string
+	// What the plugin must hold for a copied row.
+	createdAt *time.Time // created_at, else updated_at, else nil (the plugin stamps it)
+	scope     string
+	wsID      string
+	v1ns      string // the v1 namespace tag; "" without the column
 }
 
 // A fixture is a v1 database with a workspace tree and its memories.
@@ -169,12 +174,17 @@ func newFixture(t testing.TB, cols columns, bulk int) *fixture {
 		if wsName != "" {
 			wsID = f.ws[wsName]
 		}
-		w.content = content
-		f.rows[id] = w
+		w.content, w.scope, w.wsID = content, scope, f.ws[wsName]
+		w.createdAt = created
+		if created == nil {
+			w.createdAt = updated
+		}
 		row := []any{id, wsID, content, scope, created, updated}
 		if cols == allColumns {
-			row = append(row, []string{"general", "facts", "procedures"}[len(copyRows)%3])
+			w.v1ns = []string{"general", "facts", "procedures"}[len(copyRows)%3]
+			row = append(row, w.v1ns)
 		}
+		f.rows[id] = w
 		copyRows = append(copyRows, row)
 	}
 	at := func(i int) *time.Time { ts := base.Add(time.Duration(i) * time.Second); return &ts }
@@ -295,8 +305,8 @@ func checksum(t testing.TB, url string) string {
 	return sum
 }
 
-// exec runs one statement in the database at url.
-func exec(t testing.TB, url, sql string) {
+// execSQL runs one statement in the database at url.
+func execSQL(t testing.TB, url, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)

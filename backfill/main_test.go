@@ -11,7 +11,13 @@ import (
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
 
 // result is what one Main call printed and returned.
 type result struct {
