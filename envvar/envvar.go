@@ -10,6 +10,7 @@ package envvar
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -80,4 +81,21 @@ func (l Lookup) Duration(name string, def time.Duration) (time.Duration, error) 
 		return 0, &Error{Name: name, Value: v, Reason: "must be positive", Accepted: "a Go duration such as 500ms, 30s or 1m30s"}
 	}
 	return d, nil
+}
+
+// Int accepts a decimal integer in [min, max]; unset or empty means def.
+func (l Lookup) Int(name string, def, min, max int) (int, error) {
+	v, ok := l(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	accepted := fmt.Sprintf("an integer from %d to %d", min, max)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, &Error{Name: name, Value: v, Accepted: accepted}
+	}
+	if n < min || n > max {
+		return 0, &Error{Name: name, Value: v, Reason: "out of range", Accepted: accepted}
+	}
+	return n, nil
 }

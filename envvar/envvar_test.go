@@ -58,6 +58,31 @@ func TestDuration(t *testing.T) {
 	}
 }
 
+func TestInt(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    int
+		wantErr string
+	}{
+		{name: "unset means the default", value: "", want: 256},
+		{name: "a decimal integer is read", value: "384", want: 384},
+		{name: "surrounding blanks are ignored", value: " 64 ", want: 64},
+		{name: "a word is rejected, naming the accepted range", value: "big", wantErr: `X="big" is invalid; accepted: an integer from 1 to 2000`},
+		{name: "a value above the range is rejected", value: "2001", wantErr: "out of range"},
+		{name: "a value below the range is rejected", value: "0", wantErr: "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Map(map[string]string{"X": tt.value}).Int("X", 256, 1, 2000)
+			checkErr(t, err, tt.wantErr)
+			if err == nil && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
 	if want == "" {
