@@ -51,7 +51,7 @@ func checkCopied(t *testing.T, f *fixture, p *plugin) map[string]string {
 
 func TestApplyTwiceGivesTheSameState(t *testing.T) {
 	f := newFixture(t, allColumns, fixtureBulk)
-	p := startPlugin(t, f.url)
+	p := startPlugin(t, f.url, "")
 	v1 := checksum(t, f.url)
 	env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": p.URL}
 	want := f.counts()
@@ -65,6 +65,7 @@ func TestApplyTwiceGivesTheSameState(t *testing.T) {
 			t.Fatalf("run %d: exit %d, copied %v skipped %d failed %d path %q error %q; want copied %d skipped %d\n%s",
 				run, got.code, deref(s.Copied), s.Skipped, s.Failed, s.WritePath, s.Error, want.copy, want.skipped, got.stderr)
 		}
+		t.Logf("run %d: %s", run, strings.TrimSpace(got.stderr))
 		if len(s.SkippedRows) != int(want.skipped) || len(s.FailedRows) != 0 {
 			t.Fatalf("run %d: %d skipped rows listed, %d failed", run, len(s.SkippedRows), len(s.FailedRows))
 		}
@@ -80,7 +81,7 @@ func TestApplyTwiceGivesTheSameState(t *testing.T) {
 
 func TestApplyThroughSingleCommitsWhenThePluginHasNoBatch(t *testing.T) {
 	f := newFixture(t, noOptionalCols, 300)
-	p := startPlugin(t, f.url)
+	p := startPlugin(t, f.url, "")
 	px := newProxy(t, p)
 	px.hide = []string{"batch"}
 	env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": px.URL}
@@ -107,14 +108,17 @@ func TestApplyThroughSingleCommitsWhenThePluginHasNoBatch(t *testing.T) {
 
 func TestApplyRetriesTransientErrorsAndSplitsBatchesThatAreTooLarge(t *testing.T) {
 	f := newFixture(t, noOptionalCols, 2000)
-	p := startPlugin(t, f.url)
+	p := startPlugin(t, f.url, "")
 	px := newProxy(t, p)
-	var unavailable int
+	var unavailable, tooLarge int
 	px.intercept = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
 		if r.URL.Path != "/v1/memories/batch" {
 			return false
 		}
 		if len(body) > 16<<10 { // a proxy's body limit in front of the plugin
+			px.mu.Lock()
+			tooLarge++
+			px.mu.Unlock()
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			io.WriteString(w, `{"code":"bad_request","message":"body too large"}`)
 			return true
@@ -135,8 +139,8 @@ func TestApplyRetriesTransientErrorsAndSplitsBatchesThatAreTooLarge(t *testing.T
 		t.Fatalf("exit %d failed %d copied %v error %q: %v", got.code, s.Failed, deref(s.Copied), s.Error, s.FailedRows)
 	}
 	checkCopied(t, f, p)
-	if unavailable != 3 {
-		t.Fatalf("%d 503s answered, want 3", unavailable)
+	if unavailable != 3 || tooLarge == 0 {
+		t.Fatalf("%d 503s and %d 413s answered, want 3 and some", unavailable, tooLarge)
 	}
 }
 
@@ -144,7 +148,7 @@ func TestApplyReportsRowsThePluginRefuses(t *testing.T) {
 	for _, path := range []string{"batch", "single"} {
 		t.Run("through "+path+" commits", func(t *testing.T) {
 			f := newFixture(t, noOptionalCols, 200)
-			p := startPlugin(t, f.url)
+			p := startPlugin(t, f.url, "")
 			px := newProxy(t, p)
 			if path == "single" {
 				px.hide = []string{"batch"}
@@ -168,8 +172,8 @@ func TestApplyReportsRowsThePluginRefuses(t *testing.T) {
 
 func TestVerifyPassesAfterApplyAndCatchesChangedDeletedAndMovedRows(t *testing.T) {
 	f := newFixture(t, allColumns, 1000)
-	p := startPlugin(t, f.url, "MEMORY_PLUGIN_TOKEN=tok3n")
-	env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": p.URL, "MEMORY_PLUGIN_TOKEN": "tok3n"}
+	p := startPlugin(t, f.url, "verify-test-token-0123456789")
+	env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": p.URL, "MEMORY_PLUGIN_TOKEN": "verify-test-token-0123456789"}
 	want := f.counts()
 	if got := runMain(t, env, "-apply"); got.code != ExitOK {
 		t.Fatalf("apply: exit %d\n%s%s", got.code, got.stdout, got.stderr)
@@ -211,7 +215,7 @@ var progressCopied = regexp.MustCompile(`^progress mode=apply .* copied=(\d+) `)
 
 func TestApplyKilledMidwayAndRunAgainEndsWithExactCounts(t *testing.T) {
 	f := newFixture(t, allColumns, fixtureBulk)
-	p := startPlugin(t, f.url)
+	p := startPlugin(t, f.url, "")
 	bin := binary(t, "memory-backfill")
 	env := []string{"DATABASE_URL=" + f.url, "MEMORY_PLUGIN_URL=" + p.URL, "MEMORY_BACKFILL_PROGRESS_INTERVAL=1ms"}
 	want := f.counts()

@@ -1,9 +1,9 @@
 package backfill
 
-// The stage-2 tests run the real memory plugin (cmd/memory-plugin, built from
-// this module) against a pgtest database, and talk to it over HTTP only, as
-// the backfill does. Nothing here imports the plugin's package: the wire
-// contract and the brief's extensions are the interface.
+// The stage-2 tests run the real memory plugin (package plugin, served over
+// real HTTP in the test process) against a pgtest database, and talk to it over
+// HTTP only, as the backfill does: the wire contract and the brief's extensions
+// are the interface; the package is used only to start it.
 
 import (
 	"bytes"
@@ -21,10 +21,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	memoryplugin "github.com/agentplatform/tenant-init/plugin"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -53,107 +53,46 @@ func binary(t testing.TB, name string) string {
 	out := filepath.Join(built.dir, name)
 	cmd := exec.Command("go", "build", "-o", out, "github.com/agentplatform/tenant-init/cmd/"+name)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building cmd/%s (the stage-2 tests need the plugin branch merged): %v\n%s", name, err, b)
+		t.Fatalf("building cmd/%s: %v\n%s", name, err, b)
 	}
 	built.paths[name] = out
 	return out
 }
 
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// A plugin is a running memory-plugin process.
+// A plugin is the real memory plugin (package plugin), served in this test
+// process on a loopback port, with its tables in the database db.
 type plugin struct {
 	URL   string
 	db    string
 	token string
 }
 
-// startPlugin runs memory-plugin on a free loopback port with its database at
-// db, and returns once it reported READY=1 on its NOTIFY_SOCKET. It is stopped
-// with SIGTERM when the test ends.
-func startPlugin(t *testing.T, db string, env ...string) *plugin {
+// startPlugin opens the plugin on db (migrating it) and serves it with the
+// plugin's own http.Server settings until the test ends.
+func startPlugin(t *testing.T, db, token string) *plugin {
 	t.Helper()
-	bin := binary(t, "memory-plugin")
-	sockPath := filepath.Join(t.TempDir(), "notify")
-	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	ctx := context.Background()
+	svc, err := memoryplugin.Open(ctx, memoryplugin.Config{DatabaseURL: db, Token: token})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("opening the memory plugin: %v", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	p := &plugin{URL: "http://" + addr, db: db}
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "MEMORY_PLUGIN_TOKEN="); ok {
-			p.token = v
-		}
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "MEMORY_PLUGIN_DATABASE_URL=" + db,
-		"MEMORY_PLUGIN_LISTEN_ADDR=" + addr, "NOTIFY_SOCKET=" + sockPath}, env...)
-	var log lockedBuffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	srv := svc.HTTPServer()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("memory-plugin did not stop within 15 s of SIGTERM")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("stopping the memory plugin: %v", err)
 		}
-		sock.Close()
+		<-served
+		svc.Close()
 	})
-	ready := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := sock.Read(buf)
-			if err != nil {
-				ready <- err
-				return
-			}
-			if strings.Contains(string(buf[:n]), "READY=1") {
-				ready <- nil
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatalf("reading memory-plugin's NOTIFY_SOCKET: %v", err)
-		}
-	case <-exited:
-		t.Fatalf("memory-plugin exited before it was ready:\n%s", log.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("memory-plugin was not ready within 60 s:\n%s", log.String())
-	}
-	return p
+	return &plugin{URL: "http://" + l.Addr().String(), db: db, token: token}
 }
 
 // call sends one request to the plugin and returns the status and body.
