@@ -43,7 +43,7 @@ type summaryJSON struct {
 	Error           string           `json:"error"`
 }
 
-func decodeSummary(t *testing.T, stdout string) summaryJSON {
+func decodeSummary(t testing.TB, stdout string) summaryJSON {
 	t.Helper()
 	var s summaryJSON
 	dec := json.NewDecoder(strings.NewReader(stdout))

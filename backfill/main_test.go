@@ -25,7 +25,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func runMain(t *testing.T, env map[string]string, args ...string) result {
+func runMain(t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), args, envvar.Map(env), &out, &errOut)

@@ -1,6 +1,9 @@
 package backfill
 
-import "unicode"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // The v1 → v2 namespace mapping. The rules are the platform's own resolution
 // (../shared/specs/v1-memories.sql); what the spec leaves open — rows it cannot
@@ -18,6 +21,7 @@ type Reason string
 const (
 	ReasonScopeInvalid     Reason = "scope_invalid"     // scope is not LOCAL, TEAM or GLOBAL
 	ReasonContentBlank     Reason = "content_blank"     // the plugin refuses blank content
+	ReasonContentNotUTF8   Reason = "content_not_utf8"  // a SQL_ASCII database's bytes: JSON would alter them
 	ReasonWorkspaceNull    Reason = "workspace_null"    // workspace_id is NULL
 	ReasonWorkspaceMissing Reason = "workspace_missing" // workspace_id is not in workspaces
 	ReasonWorkspaceRemoved Reason = "workspace_removed" // the row's own workspace has status 'removed'
@@ -138,6 +142,9 @@ func (t *Tree) Map(r Row) Mapping {
 	}
 	if isBlank(r.Content) {
 		return Mapping{Reason: ReasonContentBlank}
+	}
+	if !utf8.ValidString(r.Content) {
+		return Mapping{Reason: ReasonContentNotUTF8}
 	}
 	if r.WorkspaceID == "" {
 		return Mapping{Reason: ReasonWorkspaceNull}

@@ -58,6 +58,12 @@ func TestMap(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a memory whose content is not UTF-8 is reported, not mangled into JSON", func(t *testing.T) {
+		got := tree.Map(Row{ID: "m", WorkspaceID: "member", Scope: "LOCAL", Content: "caf\xe9"})
+		if got.Reason != ReasonContentNotUTF8 {
+			t.Fatalf("got %+v, want reason %s", got, ReasonContentNotUTF8)
+		}
+	})
 	t.Run("a memory with blank content is reported before anything else", func(t *testing.T) {
 		got := tree.Map(Row{ID: "m", WorkspaceID: "", Scope: "LOCAL", Content: " \n\t"})
 		if got.Reason != ReasonContentBlank {

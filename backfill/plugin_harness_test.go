@@ -69,7 +69,7 @@ type plugin struct {
 
 // startPlugin opens the plugin on db (migrating it) and serves it with the
 // plugin's own http.Server settings until the test ends.
-func startPlugin(t *testing.T, db, token string) *plugin {
+func startPlugin(t testing.TB, db, token string) *plugin {
 	t.Helper()
 	ctx := context.Background()
 	svc, err := memoryplugin.Open(ctx, memoryplugin.Config{DatabaseURL: db, Token: token})
@@ -207,7 +207,7 @@ type proxy struct {
 	seen      map[string]int
 }
 
-func newProxy(t *testing.T, p *plugin) *proxy {
+func newProxy(t testing.TB, p *plugin) *proxy {
 	target, _ := url.Parse(p.URL)
 	px := &proxy{seen: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(target)

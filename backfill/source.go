@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -178,9 +177,6 @@ func (s *Source) Page(ctx context.Context, after string, limit int, workspace st
 	return page, nil
 }
 
-// errStop ends a scan early without being an error.
-var errStop = errors.New("stop")
-
 // Scan calls fn with every page of memories in id order.
 func (s *Source) Scan(ctx context.Context, batch int, workspace string, fn func([]Row) error) error {
 	after := ""
@@ -193,9 +189,6 @@ func (s *Source) Scan(ctx context.Context, batch int, workspace string, fn func(
 			return nil
 		}
 		if err := fn(page); err != nil {
-			if errors.Is(err, errStop) {
-				return nil
-			}
 			return err
 		}
 		if len(page) < batch {
