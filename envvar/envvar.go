@@ -19,13 +19,18 @@ import (
 // accepted forms. Commands map it to exit status 78 (EX_CONFIG).
 type Error struct {
 	Name     string // the variable, e.g. MEMORY_V2_CUTOVER
-	Value    string // what it was set to
+	Value    string // what it was set to; empty when a required variable is unset
 	Accepted string // the accepted forms, e.g. "true, false, 1 or 0"
 	Reason   string // optional detail, e.g. "must be positive"
 }
 
 func (e *Error) Error() string {
+	// Empty values read as unset everywhere in this package, so an empty Value
+	// can only mean a variable that had to be set and was not.
 	msg := fmt.Sprintf("%s=%q is invalid", e.Name, e.Value)
+	if e.Value == "" {
+		msg = e.Name + " is not set"
+	}
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	}

@@ -99,3 +99,11 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Fatalf("error %q does not contain %q", err, want)
 	}
 }
+
+func TestErrorOfAnUnsetVariableSaysItIsNotSet(t *testing.T) {
+	err := &Error{Name: "X", Reason: "the sidecar needs it", Accepted: "a URL"}
+	want := "X is not set: the sidecar needs it; accepted: a URL"
+	if err.Error() != want {
+		t.Fatalf("got %q, want %q", err, want)
+	}
+}
