@@ -147,18 +147,11 @@ func (s *Source) Page(ctx context.Context, after string, limit int, workspace st
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
-	cols := "id::text, coalesce(workspace_id::text, ''), content, scope, created_at, updated_at"
-	if s.cols.Namespace {
-		cols += ", namespace"
-	}
-	sql := "SELECT " + cols + " FROM agent_memories WHERE id > $1"
 	args := []any{after, limit}
 	if workspace != "" {
-		sql += " AND workspace_id = $3"
 		args = append(args, workspace)
 	}
-	sql += " ORDER BY id LIMIT $2"
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := s.pool.Query(ctx, s.pageSQL(workspace != ""), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading agent_memories after %s: %w", after, err)
 	}
@@ -175,6 +168,22 @@ func (s *Source) Page(ctx context.Context, after string, limit int, workspace st
 		return nil, fmt.Errorf("reading agent_memories after %s: %w", after, err)
 	}
 	return page, nil
+}
+
+// pageSQL is Page's query: $1 the last id seen, $2 the page size, $3 the
+// workspace when filtered. ORDER BY m.id names the column, not the id::text
+// output: ordering by the text would sort the whole table for every page
+// instead of walking the primary key index.
+func (s *Source) pageSQL(filtered bool) string {
+	cols := "m.id::text AS id, coalesce(m.workspace_id::text, ''), m.content, m.scope, m.created_at, m.updated_at"
+	if s.cols.Namespace {
+		cols += ", m.namespace"
+	}
+	sql := "SELECT " + cols + " FROM agent_memories m WHERE m.id > $1"
+	if filtered {
+		sql += " AND m.workspace_id = $3"
+	}
+	return sql + " ORDER BY m.id LIMIT $2"
 }
 
 // Scan calls fn with every page of memories in id order.
