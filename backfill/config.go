@@ -153,7 +153,7 @@ func parseArgs(args []string) (Config, error) {
 func readEnv(cfg *Config, env envvar.Lookup) error {
 	cfg.DatabaseURL = env.String("DATABASE_URL", "")
 	if cfg.DatabaseURL == "" {
-		return &envvar.Error{Name: "DATABASE_URL", Reason: "must be set to the platform database holding the v1 tables",
+		return &envvar.Error{Name: "DATABASE_URL", Reason: "it names the platform database holding the v1 tables",
 			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/platform"}
 	}
 	if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {

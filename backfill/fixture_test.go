@@ -95,11 +95,7 @@ func newFixture(t testing.TB, cols columns, bulk int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{url: pgtest.New(t), ws: map[string]string{}, rows: map[string]want{}}
-	conn, err := pgx.Connect(ctx, f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Connect(t, f.url)
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql, args...); err != nil {
@@ -283,20 +279,14 @@ func newFixture(t testing.TB, cols columns, bulk int) *fixture {
 	return f
 }
 
-// fixtureTotal is the bulk that makes the standard fixture 10,000 rows.
+// fixtureBulk is the bulk that makes the standard fixture 10,000 rows.
 const fixtureBulk = 10000 - 35
 
 // checksum fingerprints both v1 tables, every column of every row.
 func checksum(t testing.TB, url string) string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var sum string
-	err = conn.QueryRow(ctx, `SELECT
+	err := pgtest.Connect(t, url).QueryRow(context.Background(), `SELECT
 		(SELECT md5(coalesce(string_agg(m::text, '|' ORDER BY id), '')) FROM agent_memories m) ||
 		(SELECT md5(coalesce(string_agg(w::text, '|' ORDER BY id), '')) FROM workspaces w)`).Scan(&sum)
 	if err != nil {
@@ -308,13 +298,7 @@ func checksum(t testing.TB, url string) string {
 // execSQL runs one statement in the database at url.
 func execSQL(t testing.TB, url, sql string) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if _, err := pgtest.Connect(t, url).Exec(context.Background(), sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }

@@ -89,7 +89,7 @@ func TestConfigErrors(t *testing.T) {
 		want string // the whole stderr
 	}{
 		{"a missing DATABASE_URL is refused", map[string]string{},
-			`memory-backfill: DATABASE_URL="" is invalid: must be set to the platform database holding the v1 tables; accepted: a PostgreSQL URL such as postgres://user:password@host:5432/platform` + "\n"},
+			`memory-backfill: DATABASE_URL is not set: it names the platform database holding the v1 tables; accepted: a PostgreSQL URL such as postgres://user:password@host:5432/platform` + "\n"},
 		{"a DATABASE_URL that does not parse is refused without echoing it", map[string]string{"DATABASE_URL": "postgres://u:secret@host:notaport/db"},
 			"secret"},
 		{"a plugin URL without a scheme is refused", map[string]string{"DATABASE_URL": db, "MEMORY_PLUGIN_URL": "127.0.0.1:9100"},

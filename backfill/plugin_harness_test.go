@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentplatform/tenant-init/pgtest"
 	memoryplugin "github.com/agentplatform/tenant-init/plugin"
-	"github.com/jackc/pgx/v5"
 )
 
 // built holds the binaries this test binary compiled, removed by TestMain.
@@ -164,13 +164,8 @@ func (p *plugin) state(t testing.TB, ids []string) map[string]string {
 // own tables (schema memory_plugin by default): duplicates would show here.
 func (p *plugin) records(t testing.TB) (rows, distinct int64) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, p.db)
+	err := pgtest.Connect(t, p.db).QueryRow(context.Background(), "SELECT count(*), count(DISTINCT id) FROM memory_plugin.memory_records").Scan(&rows, &distinct)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT id) FROM memory_plugin.memory_records").Scan(&rows, &distinct); err != nil {
 		t.Fatalf("counting the plugin's records: %v", err)
 	}
 	return rows, distinct

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentplatform/tenant-init/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -19,11 +20,7 @@ func TestPagesWalkThePrimaryKeyIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	conn, err := pgx.Connect(ctx, f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Connect(t, f.url)
 	for _, after := range []string{"00000000-0000-0000-0000-000000000000", "80000000-0000-0000-0000-000000000000"} {
 		rows, err := conn.Query(ctx, "EXPLAIN "+src.pageSQL(false), after, DefaultBatchSize)
 		if err != nil {
