@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/agentplatform/tenant-init/pgtest"
 	"github.com/agentplatform/tenant-init/plugin"
 )
@@ -23,6 +26,9 @@ func open(t testing.TB, cfg plugin.Config) *plugin.Service {
 	t.Helper()
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = pgtest.New(t)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

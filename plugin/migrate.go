@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"path"
 	"sort"
@@ -99,7 +98,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, dim int, databa
 	}
 	defer tx.Rollback(context.Background())
 
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
 		return fmt.Errorf("migrating %s: taking the migration lock: %w", database, err)
 	}
 	if err := ensurePgvector(ctx, tx, database, log); err != nil {
@@ -197,13 +196,11 @@ func versionLess(a, b string) bool {
 	return false
 }
 
-// lockKey derives the advisory lock of one schema's migrations, so plugins
-// with different schemas in one database do not wait for each other.
-func lockKey(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("memory-plugin migrate " + schema))
-	return int64(h.Sum64())
-}
+// migrationLock is the advisory lock key of memory-plugin migrations in a
+// database. One key for every
+// schema: CREATE EXTENSION is database-wide, so plugins with different schemas
+// must not race on it either.
+const migrationLock int64 = 0x6d656d706c756731 // "memplug1"
 
 // quoteIdent quotes an identifier (which Config already restricts to
 // [a-z0-9_]) for SQL text.

@@ -55,12 +55,16 @@ type querier interface {
 }
 
 func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, error) {
-	args := []any{p.namespaces}
+	live, err := s.liveNamespaces(ctx, q, p.namespaces)
+	if err != nil || len(live) == 0 {
+		return nil, err
+	}
+	args := []any{live}
 	param := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	filter := "r.namespace = ANY($1) AND " + s.live("r")
+	filter := "r.namespace = ANY ($1) AND (r.expires_at IS NULL OR r.expires_at > now())"
 	if len(p.kinds) > 0 {
 		filter += " AND r.kind = ANY(" + param(p.kinds) + ")"
 	}
@@ -98,11 +102,11 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 			SELECT r.id, row_number() OVER (ORDER BY ts_rank_cd(r.content_tsv, query) DESC, r.id) AS rank
 			FROM `+s.recs+` r, to_tsquery('english', `+param(p.tsquery)+`) query
 			WHERE `+filter+` AND r.content_tsv @@ query ORDER BY rank LIMIT `+k+`)`)
-		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) FROM fts", rrfK))
+		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
 	}
 	ctes = append(ctes, `pinned AS (SELECT r.id FROM `+s.recs+` r WHERE `+filter+
 		` AND r.pin ORDER BY r.created_at DESC, r.id LIMIT `+limit+`)`)
-	lists = append(lists, "SELECT id, 0 FROM pinned")
+	lists = append(lists, "SELECT id, 0 AS s FROM pinned")
 	ctes = append(ctes, `fused AS (SELECT id, sum(s) AS score FROM (`+strings.Join(lists, " UNION ALL ")+`) c GROUP BY id)`)
 
 	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+

@@ -209,6 +209,16 @@ func (s *store) live(alias string) string {
 		SELECT 1 FROM ` + s.ns + ` n WHERE n.name = ` + alias + `.namespace AND n.expires_at <= now())`
 }
 
+// liveNamespaces returns those of names that exist and have not expired.
+// Recall resolves them first and then filters memory_records on a plain list
+// the planner can see: it picks the btree for a small namespace and the HNSW
+// index for a large one, where a join or subquery on namespaces would hide
+// the selectivity (and force a sort of every candidate).
+func (s *store) liveNamespaces(ctx context.Context, q querier, names []string) ([]string, error) {
+	rows, _ := q.Query(ctx, "SELECT name FROM "+s.ns+" WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now())", names)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 const memoryColumns = "r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin, r.metadata, r.created_at"
 
 // scanMemory reads memoryColumns and then, withScore, a score.
