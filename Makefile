@@ -5,7 +5,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARIES  := tenant-init memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench clean
+.PHONY: all build test vet deps bench clean fuzz
 
 all: build
 
@@ -27,6 +27,11 @@ vet:
 # It needs root (PID namespaces, privilege drop) and `make deps` once.
 test: vet
 	$(GO) test -race -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# fuzz runs the fuzz targets briefly; their seed corpora already run in `go test`.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./plugin
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

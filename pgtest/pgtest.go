@@ -118,6 +118,18 @@ func (s *Server) DatabaseURL(name string) string {
 	return u.String()
 }
 
+// Connect opens a connection to the database at url (from New or
+// CreateDatabase), closed when the test ends.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // Exec runs one statement on the server's maintenance database, for tests that
 // create roles or otherwise set the server up.
 func (s *Server) Exec(t testing.TB, sql string, args ...any) {

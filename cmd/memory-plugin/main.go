@@ -1,0 +1,206 @@
+// Command memory-plugin serves the memory plugin HTTP contract v1 on
+// PostgreSQL + pgvector. It is configured by environment variables only (see
+// --help), migrates its schema, listens, tells a supervisor it is ready
+// (READY=1 to $NOTIFY_SOCKET) and stops gracefully on SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/plugin"
+)
+
+// Set by the Makefile's -ldflags.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Exit codes (sysexits.h where one fits).
+const (
+	exitOK          = 0
+	exitUsage       = 64 // EX_USAGE: unknown flag or argument
+	exitUnavailable = 69 // EX_UNAVAILABLE: database unreachable, pgvector missing, migration failed
+	exitOSErr       = 71 // EX_OSERR: cannot listen or serve
+	exitConfig      = 78 // EX_CONFIG: a bad or missing environment value
+)
+
+// shutdownGrace bounds a graceful stop: in-flight requests get this long,
+// inside the 10 s a supervisor waits before SIGKILL.
+const shutdownGrace = 8 * time.Second
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// exitError carries the exit code of a failure.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := &cobra.Command{
+		Use:           "memory-plugin",
+		Short:         "Serve the memory plugin HTTP API v1 on PostgreSQL + pgvector",
+		Long:          help(),
+		Args:          cobra.NoArgs,
+		Version:       version + " (" + commit + ")",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(stderr)
+		},
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code // already logged
+	}
+	fmt.Fprintf(stderr, "memory-plugin: %v (see memory-plugin --help)\n", err)
+	return exitUsage
+}
+
+func serve(stderr io.Writer) error {
+	log := newLogger(stderr)
+	defer log.Sync()
+	fail := func(code int, err error) error {
+		log.Error("memory-plugin cannot start: "+err.Error(), zap.Int("exit_code", code))
+		return &exitError{code, err}
+	}
+
+	cfg, err := plugin.ConfigFromEnv(envvar.OS)
+	if err != nil {
+		return fail(exitConfig, err)
+	}
+	cfg.Logger = log
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	svc, err := plugin.Open(ctx, cfg)
+	var dimErr *plugin.DimensionError
+	switch {
+	case ctx.Err() != nil:
+		log.Info("stopped while starting")
+		return nil
+	case errors.As(err, &dimErr), isEnvError(err):
+		return fail(exitConfig, err)
+	case err != nil:
+		return fail(exitUnavailable, err)
+	}
+	defer svc.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fail(exitOSErr, fmt.Errorf("listening on %s (%s): %w", cfg.ListenAddr, plugin.EnvListenAddr, err))
+	}
+	srv := svc.HTTPServer()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version),
+		zap.Bool("token", cfg.Token != ""), zap.Int("embedding_dim", cfg.EmbeddingDim), zap.String("schema", cfg.Schema))
+	if err := notifyReady(os.Getenv("NOTIFY_SOCKET")); err != nil {
+		log.Warn("could not tell the supervisor we are ready", zap.Error(err))
+	}
+
+	select {
+	case err := <-served:
+		return fail(exitOSErr, fmt.Errorf("serving on %s: %w", ln.Addr(), err))
+	case <-ctx.Done():
+	}
+	log.Info("stopping: signal received")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still running at the deadline were cut off", zap.Error(err))
+		srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("server", zap.Error(err))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func isEnvError(err error) bool {
+	var e *envvar.Error
+	return errors.As(err, &e)
+}
+
+// newLogger writes JSON lines to stderr, without stack traces: an operator
+// needs the message, not the goroutine.
+func newLogger(stderr io.Writer) *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey = "time"
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(stderr), zap.InfoLevel))
+}
+
+// notifyReady sends READY=1 to the supervisor's notification socket (the
+// systemd sd_notify protocol); an empty path means nobody listens. A path
+// starting with '@' names an abstract socket.
+func notifyReady(path string) error {
+	if path == "" {
+		return nil
+	}
+	if strings.HasPrefix(path, "@") {
+		path = "\x00" + path[1:]
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("NOTIFY_SOCKET: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.Write([]byte("READY=1"))
+	return err
+}
+
+func help() string {
+	var b strings.Builder
+	b.WriteString(`memory-plugin serves the memory plugin HTTP API v1 (and the batch, lookup,
+created_at and metadata extensions) on PostgreSQL with pgvector. At start it
+creates pgvector if it is missing, migrates its schema under an advisory lock,
+listens, and sends READY=1 to $NOTIFY_SOCKET. SIGTERM or SIGINT stop it
+gracefully within 10 s.
+
+Environment:
+`)
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	for _, v := range plugin.EnvVars {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Meaning)
+	}
+	fmt.Fprintf(tw, "  NOTIFY_SOCKET\t(unset)\tunix datagram socket that gets READY=1 once migrated and listening ('@' = abstract)\n")
+	tw.Flush()
+	b.WriteString(`
+Exit codes:
+  0   stopped by SIGTERM or SIGINT
+  64  usage: an unknown flag or argument
+  69  the database is unreachable, pgvector is missing or too old, or a migration failed
+  71  cannot listen on the address, or serving failed
+  78  configuration: a missing or invalid environment value, or an embedding
+      dimension that differs from the one the schema was created with
+`)
+	return b.String()
+}

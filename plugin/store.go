@@ -1,0 +1,278 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+	pgxvector "github.com/pgvector/pgvector-go/pgx"
+)
+
+// store keeps namespaces and memories in PostgreSQL. All SQL is parameterised;
+// the only text spliced in is the schema name, validated and quoted at Open.
+type store struct {
+	pool *pgxpool.Pool
+	ns   string // quoted table names
+	recs string
+}
+
+// sessionSetup runs on every new pooled connection.
+//   - hnsw.iterative_scan: when a filter (namespaces, kinds, TTL) rejects rows
+//     the HNSW scan found, pgvector >= 0.8 keeps scanning instead of returning
+//     fewer than LIMIT rows. relaxed_order is the fast mode; recall re-sorts the
+//     candidates by exact distance. Set per session rather than SET LOCAL per
+//     query: same effect, no extra round trip.
+//   - hnsw.ef_search: the candidate list of the first scan pass (recall@10 is
+//     measured in docs/benchmarks.md).
+//   - synchronous_commit: a 201 means the write survives a database crash even
+//     where the cluster runs with asynchronous commit.
+const sessionSetup = `SET hnsw.iterative_scan = relaxed_order;
+SET hnsw.ef_search = 100;
+SET hnsw.max_scan_tuples = 40000;
+DO $$ BEGIN IF current_setting('synchronous_commit') = 'off' THEN SET synchronous_commit = on; END IF; END $$`
+
+func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, error) {
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if err := pgxvector.RegisterTypes(ctx, conn); err != nil {
+			return fmt.Errorf("registering pgvector types: %w", err)
+		}
+		_, err := conn.Exec(ctx, sessionSetup)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	q := quoteIdent(schema)
+	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records"}, nil
+}
+
+// ping checks that the database answers.
+func (s *store) ping(ctx context.Context) error {
+	return s.pool.Ping(ctx)
+}
+
+const namespaceColumns = "name, kind, expires_at, metadata, created_at, updated_at"
+
+func scanNamespace(row pgx.Row) (namespace, error) {
+	var n namespace
+	err := row.Scan(&n.Name, &n.Kind, &n.ExpiresAt, &n.Metadata, &n.CreatedAt, &n.UpdatedAt)
+	n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+	if n.ExpiresAt != nil {
+		utc := n.ExpiresAt.UTC()
+		n.ExpiresAt = &utc
+	}
+	return n, err
+}
+
+func (s *store) putNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {
+	return scanNamespace(s.pool.QueryRow(ctx, `INSERT INTO `+s.ns+` (name, kind, expires_at, metadata)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at,
+			metadata = EXCLUDED.metadata, updated_at = now()
+		RETURNING `+namespaceColumns, name, in.Kind, in.ExpiresAt, jsonParam(in.Metadata)))
+}
+
+func (s *store) patchNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {
+	n, err := scanNamespace(s.pool.QueryRow(ctx, `UPDATE `+s.ns+` SET
+			expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END,
+			metadata = CASE WHEN $4 THEN $5::json ELSE metadata END,
+			updated_at = now()
+		WHERE name = $1 RETURNING `+namespaceColumns,
+		name, in.SetExpires, in.ExpiresAt, in.SetMetadata, jsonParam(in.Metadata)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, errNamespaceNotFound
+	}
+	return n, err
+}
+
+func (s *store) deleteNamespace(ctx context.Context, name string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM "+s.ns+" WHERE name = $1", name)
+	if err == nil && tag.RowsAffected() == 0 {
+		return errNamespaceNotFound
+	}
+	return err
+}
+
+// upsertSQL writes a memory, updating it in place when its id exists in the
+// same namespace. A row with that id in another namespace is left alone and
+// nothing is returned, which the callers turn into 403.
+func (s *store) upsertSQL() string {
+	return `INSERT INTO ` + s.recs + ` AS r
+		(id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()))
+		ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, kind = EXCLUDED.kind,
+			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
+			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
+			created_at = COALESCE($11, r.created_at), updated_at = now()
+		WHERE r.namespace = EXCLUDED.namespace
+		RETURNING r.id`
+}
+
+func upsertArgs(in memoryInput) []any {
+	return []any{in.ID, in.Namespace, in.Content, in.Kind, in.Source, in.ExpiresAt,
+		jsonParam(in.Propagation), in.Pin, jsonParam(in.Metadata), pgvector.NewVector(in.Embedding), in.CreatedAt}
+}
+
+// commit writes one memory, creating its namespace (kind from the prefix) when
+// it does not exist yet; one statement, so one round trip. The namespace is
+// not created for a write that will be refused as foreign.
+func (s *store) commit(ctx context.Context, in memoryInput) error {
+	args := append(upsertArgs(in), kindFromPrefix(in.Namespace))
+	var id string
+	err := s.pool.QueryRow(ctx, `WITH ensure_namespace AS (
+			INSERT INTO `+s.ns+` (name, kind)
+			SELECT $2, $12 WHERE NOT EXISTS (SELECT 1 FROM `+s.recs+` WHERE id = $1 AND namespace <> $2)
+			ON CONFLICT (name) DO NOTHING)
+		`+s.upsertSQL(), args...).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errForeignID
+	}
+	return err
+}
+
+// commitBatch writes the items in one transaction and returns, per item, nil
+// or errForeignID. Any other error means nothing was written.
+func (s *store) commitBatch(ctx context.Context, items []memoryInput) ([]error, error) {
+	results := make([]error, len(items))
+	// Statements go in id order (stable, so that a repeated id keeps request
+	// order and the last write wins), and namespaces in name order: concurrent
+	// batches then take row locks in one order and cannot deadlock.
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return items[order[a]].ID < items[order[b]].ID })
+	kinds := map[string]string{}
+	for _, in := range items {
+		kinds[in.Namespace] = kindFromPrefix(in.Namespace)
+	}
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	nsKinds := make([]string, len(names))
+	for i, n := range names {
+		nsKinds[i] = kinds[n]
+	}
+
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		batch.Queue(`INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
+			ORDER BY 1 ON CONFLICT (name) DO NOTHING`, names, nsKinds)
+		upsert := s.upsertSQL()
+		for _, i := range order {
+			batch.Queue(upsert, upsertArgs(items[i])...)
+		}
+		br := tx.SendBatch(ctx, batch)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		for _, i := range order {
+			var id string
+			err := br.QueryRow().Scan(&id)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				results[i] = errForeignID
+			case err != nil:
+				br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (s *store) deleteMemory(ctx context.Context, id, ns string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM "+s.recs+" WHERE id = $1 AND namespace = $2", id, ns)
+	if err == nil && tag.RowsAffected() == 0 {
+		return errMemoryNotFound
+	}
+	return err
+}
+
+// live is the condition a memory must meet to be returned: neither it nor its
+// namespace has expired.
+func (s *store) live(alias string) string {
+	return `(` + alias + `.expires_at IS NULL OR ` + alias + `.expires_at > now()) AND NOT EXISTS (
+		SELECT 1 FROM ` + s.ns + ` n WHERE n.name = ` + alias + `.namespace AND n.expires_at <= now())`
+}
+
+// liveNamespaces returns those of names that exist and have not expired.
+// Recall resolves them first and then filters memory_records on a plain list
+// the planner can see: it picks the btree for a small namespace and the HNSW
+// index for a large one, where a join or subquery on namespaces would hide
+// the selectivity (and force a sort of every candidate).
+func (s *store) liveNamespaces(ctx context.Context, q querier, names []string) ([]string, error) {
+	rows, _ := q.Query(ctx, "SELECT name FROM "+s.ns+" WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now())", names)
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+const memoryColumns = "r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin, r.metadata, r.created_at"
+
+// scanMemory reads memoryColumns and then, withScore, a score.
+func scanMemory(row pgx.Row, withScore bool) (memory, error) {
+	var m memory
+	dest := []any{&m.ID, &m.Namespace, &m.Content, &m.Kind, &m.Source, &m.ExpiresAt, &m.Propagation, &m.Pin, &m.Metadata, &m.CreatedAt}
+	var score float64
+	if withScore {
+		dest = append(dest, &score)
+		m.Score = &score
+	}
+	if err := row.Scan(dest...); err != nil {
+		return m, err
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	if m.ExpiresAt != nil {
+		utc := m.ExpiresAt.UTC()
+		m.ExpiresAt = &utc
+	}
+	return m, nil
+}
+
+// lookup returns the live memories with the given ids, in the order asked.
+func (s *store) lookup(ctx context.Context, ids []string) ([]memory, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+memoryColumns+" FROM "+s.recs+" r WHERE r.id = ANY($1) AND "+s.live("r"), ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]memory, len(found))
+	for _, m := range found {
+		byID[m.ID] = m
+	}
+	out := make([]memory, 0, len(found))
+	for _, id := range ids {
+		if m, ok := byID[id]; ok {
+			out = append(out, m)
+			delete(byID, id)
+		}
+	}
+	return out, nil
+}
+
+// jsonParam passes raw JSON for a json column; nil is SQL NULL.
+func jsonParam(raw []byte) any {
+	if raw == nil {
+		return nil
+	}
+	return string(raw)
+}
+
+// dbTimeout bounds the database work of one request, below the server's
+// write timeout.
+const dbTimeout = 10 * time.Second
