@@ -70,7 +70,7 @@ func newRootCommand(env envvar.Lookup, status *int) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w; see tenant-init --help", err)}
 	})
-	root.AddCommand(newVersionCommand(), newCheckCommand(env, status))
+	root.AddCommand(newVersionCommand(), newCheckCommand(env, status), newBackfillCommand(env, status))
 	return root
 }
 
