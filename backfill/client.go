@@ -194,7 +194,8 @@ func (c *Client) retry(ctx context.Context, method, path string, in, out any) er
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
-			return backoff.Permanent(err)
+			// Whatever this attempt got, the run is over: say so first.
+			return backoff.Permanent(fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err))
 		case errors.As(err, &pe) && !pe.transient():
 			return backoff.Permanent(err)
 		case errors.Is(err, errBadAnswer):
