@@ -107,13 +107,22 @@ func newSidecar(t testing.TB) *sidecar {
 	s := &sidecar{probes: make(chan struct{}, 1000)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.count.Add(1)
-		select {
-		case s.probes <- struct{}{}:
-		default:
+		signal := func() {
+			select {
+			case s.probes <- struct{}{}:
+			default:
+			}
 		}
-		switch {
-		case s.hang.Load():
+		if s.hang.Load() {
+			signal() // the probe arrived; it will never be answered
 			<-r.Context().Done()
+			return
+		}
+		// Otherwise signal once the answer is decided, not before: a test that
+		// turns the sidecar healthy after the first probe must not have that
+		// probe see the change.
+		defer signal()
+		switch {
 		case r.URL.Path != "/v1/health":
 			http.NotFound(w, r)
 		case s.ready.Load():
