@@ -135,7 +135,8 @@ func (l legacyMemories) any() string {
 // returns where the backfill must put each one.
 func seedLegacyMemories(t *testing.T, url string) legacyMemories {
 	t.Helper()
-	ddl, err := os.ReadFile("testdata/v1-memories.sql")
+	// The v1 schema as the spec gives it; backfill keeps the one copy (it embeds it).
+	ddl, err := os.ReadFile("../backfill/testdata/v1-memories.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/agentplatform/tenant-init/envvar"
 	"github.com/agentplatform/tenant-init/pgtest"
 	"github.com/agentplatform/tenant-init/supervisor"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
@@ -72,7 +71,7 @@ func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := snapshot(t, withVector)
+			before := pgtest.Catalog(t, withVector)
 			plan, err := cutover.Read(envvar.Map(tt.env))
 			if err != nil {
 				t.Fatalf("cutover.Read: %v", err)
@@ -86,7 +85,7 @@ func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 					t.Errorf("check %s: %+v; want %s", id, got, want)
 				}
 			}
-			if after := snapshot(t, withVector); after != before {
+			if after := pgtest.Catalog(t, withVector); after != before {
 				t.Errorf("the database changed:\nbefore %s\nafter  %s", before, after)
 			}
 		})
@@ -116,25 +115,6 @@ func TestAUserThatCannotBeDroppedToFailsTheUserCheck(t *testing.T) {
 	if report.Status != Fail || user.Status != Fail || !strings.Contains(user.Detail, "exit 77") || cmd.Status != Skip {
 		t.Fatalf("report:\n%s", text(report))
 	}
-}
-
-// snapshot lists what a preflight must never create: extensions, schemas, tables.
-func snapshot(t *testing.T, url string) string {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var s string
-	err = conn.QueryRow(context.Background(), `SELECT
-		(SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension) || ' | ' ||
-		(SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace) || ' | ' ||
-		(SELECT count(*) FROM pg_class WHERE relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog','information_schema','pg_toast')))`).Scan(&s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func text(r Report) string {

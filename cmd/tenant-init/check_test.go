@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/agentplatform/tenant-init/pgtest"
-	"github.com/jackc/pgx/v5"
 )
 
 // checkReport is the --json output, decoded the way a script would.
@@ -103,7 +101,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := catalog(t, withVector)
+			before := pgtest.Catalog(t, withVector)
 			code, report, out := runCheck(t, tt.uid, tt.env, tt.args...)
 			if code != tt.code || report.Status != tt.status {
 				t.Fatalf("exit %d, status %q; want %d, %q\n%s", code, report.Status, tt.code, tt.status, out)
@@ -116,7 +114,7 @@ func TestCheck(t *testing.T) {
 			if !strings.Contains(out, tt.contains) {
 				t.Errorf("output lacks %q:\n%s", tt.contains, out)
 			}
-			if after := catalog(t, withVector); after != before {
+			if after := pgtest.Catalog(t, withVector); after != before {
 				t.Errorf("check changed the database: %s -> %s", before, after)
 			}
 		})
@@ -148,25 +146,6 @@ func TestCheckPrintsOneLinePerCheckForHumans(t *testing.T) {
 			t.Errorf("line %d is %q; want check %s", i, lines[i], id)
 		}
 	}
-}
-
-// catalog lists what a preflight must never create: extensions, schemas, relations.
-func catalog(t *testing.T, url string) string {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var s string
-	err = conn.QueryRow(context.Background(), `SELECT
-		coalesce((SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension), '') || ' | ' ||
-		(SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace) || ' | ' ||
-		(SELECT count(*) FROM pg_class)`).Scan(&s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // freeLoopbackAddr returns a loopback address nobody listens on, e.g. for one
