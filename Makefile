@@ -38,3 +38,21 @@ bench:
 
 clean:
 	rm -rf bin
+
+# --- container image and demo (Dockerfile.tenant, e2e/, scripts/demo.sh) ---
+.PHONY: demo image image-local
+
+# demo runs the main job end to end on this machine: PostgreSQL + pgvector
+# (installed when missing), tenant-init booting a demo main service behind the
+# gated memory-plugin sidecar, a commit and recall, a graceful stop, timings.
+demo:
+	bash scripts/demo.sh
+
+# image builds the tenant image where a registry is reachable (default bases).
+IMAGE ?= tenant-init:$(VERSION)
+image:
+	docker build -f Dockerfile.tenant --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+# image-local builds it from local material only: no registry, no network.
+image-local:
+	IMAGE=$(IMAGE) bash scripts/build-image-local.sh

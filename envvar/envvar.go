@@ -19,13 +19,18 @@ import (
 // accepted forms. Commands map it to exit status 78 (EX_CONFIG).
 type Error struct {
 	Name     string // the variable, e.g. MEMORY_V2_CUTOVER
-	Value    string // what it was set to
+	Value    string // what it was set to; empty when a required variable is unset
 	Accepted string // the accepted forms, e.g. "true, false, 1 or 0"
 	Reason   string // optional detail, e.g. "must be positive"
 }
 
 func (e *Error) Error() string {
+	// Empty values read as unset everywhere in this package, so an empty Value
+	// can only mean a variable that had to be set and was not.
 	msg := fmt.Sprintf("%s=%q is invalid", e.Name, e.Value)
+	if e.Value == "" {
+		msg = e.Name + " is not set"
+	}
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	}
@@ -83,13 +88,13 @@ func (l Lookup) Duration(name string, def time.Duration) (time.Duration, error) 
 	return d, nil
 }
 
-// Int accepts a decimal integer in [min, max]; unset or empty means def.
+// Int accepts a whole number from min to max; unset or empty means def.
 func (l Lookup) Int(name string, def, min, max int) (int, error) {
 	v, ok := l(name)
 	if !ok || v == "" {
 		return def, nil
 	}
-	accepted := fmt.Sprintf("an integer from %d to %d", min, max)
+	accepted := fmt.Sprintf("a whole number from %d to %d", min, max)
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
 		return 0, &Error{Name: name, Value: v, Accepted: accepted}

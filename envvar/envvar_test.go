@@ -65,16 +65,18 @@ func TestInt(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{name: "unset means the default", value: "", want: 256},
-		{name: "a decimal integer is read", value: "384", want: 384},
-		{name: "surrounding blanks are ignored", value: " 64 ", want: 64},
-		{name: "a word is rejected, naming the accepted range", value: "big", wantErr: `X="big" is invalid; accepted: an integer from 1 to 2000`},
-		{name: "a value above the range is rejected", value: "2001", wantErr: "out of range"},
-		{name: "a value below the range is rejected", value: "0", wantErr: "out of range"},
+		{name: "unset means the default", value: "", want: 5},
+		{name: "a whole number in range is read", value: "12", want: 12},
+		{name: "surrounding spaces are ignored", value: " 3 ", want: 3},
+		{name: "the bounds are accepted", value: "1", want: 1},
+		{name: "a word is rejected, naming the accepted range", value: "five", wantErr: `X="five" is invalid; accepted: a whole number from 1 to 100`},
+		{name: "a fraction is rejected", value: "2.5", wantErr: `X="2.5" is invalid; accepted: a whole number`},
+		{name: "below the range is rejected", value: "0", wantErr: `X="0" is invalid: out of range; accepted: a whole number from 1 to 100`},
+		{name: "above the range is rejected", value: "101", wantErr: "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Map(map[string]string{"X": tt.value}).Int("X", 256, 1, 2000)
+			got, err := Map(map[string]string{"X": tt.value}).Int("X", 5, 1, 100)
 			checkErr(t, err, tt.wantErr)
 			if err == nil && got != tt.want {
 				t.Fatalf("got %v, want %v", got, tt.want)
@@ -97,5 +99,13 @@ func checkErr(t *testing.T, err error, want string) {
 	}
 	if !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not contain %q", err, want)
+	}
+}
+
+func TestErrorOfAnUnsetVariableSaysItIsNotSet(t *testing.T) {
+	err := &Error{Name: "X", Reason: "the sidecar needs it", Accepted: "a URL"}
+	want := "X is not set: the sidecar needs it; accepted: a URL"
+	if err.Error() != want {
+		t.Fatalf("got %q, want %q", err, want)
 	}
 }

@@ -118,6 +118,34 @@ func (s *Server) DatabaseURL(name string) string {
 	return u.String()
 }
 
+// Connect opens a connection to the database at url (from New or
+// CreateDatabase), closed when the test ends.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// Catalog summarises what a read-only tool must never create in the database
+// at url: its extensions, schemas and number of relations. Tests compare it
+// before and after a run that promises to change nothing.
+func Catalog(t testing.TB, url string) string {
+	t.Helper()
+	var s string
+	err := Connect(t, url).QueryRow(context.Background(), `SELECT
+		coalesce((SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension), '') || ' | ' ||
+		(SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace) || ' | ' ||
+		(SELECT count(*) FROM pg_class)`).Scan(&s)
+	if err != nil {
+		t.Fatalf("pgtest: reading the catalog: %v", err)
+	}
+	return s
+}
+
 // Exec runs one statement on the server's maintenance database, for tests that
 // create roles or otherwise set the server up.
 func (s *Server) Exec(t testing.TB, sql string, args ...any) {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"os"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { os.Exit(Run(m)) }
 
 func TestNewGivesADatabaseWherePgvectorCanBeCreated(t *testing.T) {
-	conn := connect(t, New(t))
+	conn := Connect(t, New(t))
 	if _, err := conn.Exec(context.Background(), "CREATE EXTENSION vector"); err != nil {
 		t.Fatalf("CREATE EXTENSION vector: %v", err)
 	}
@@ -26,7 +24,7 @@ func TestAClusterWithoutPgvectorReallyLacksTheExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := connect(t, c.Server().CreateDatabase(t))
+	conn := Connect(t, c.Server().CreateDatabase(t))
 	var n int
 	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'").Scan(&n); err != nil {
 		t.Fatal(err)
@@ -39,14 +37,4 @@ func TestAClusterWithoutPgvectorReallyLacksTheExtension(t *testing.T) {
 		t.Fatal("CREATE EXTENSION vector succeeded on a cluster without pgvector")
 	}
 	t.Logf("as expected: %v", err)
-}
-
-func connect(t *testing.T, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
 }

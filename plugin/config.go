@@ -139,7 +139,7 @@ func (c Config) validate() error {
 		return &envvar.Error{Name: EnvToken, Value: "(hidden)", Reason: fmt.Sprintf("%d characters is too short to be a secret", len(c.Token)), Accepted: fmt.Sprintf("a random string of at least %d characters", minTokenLen)}
 	}
 	if c.EmbeddingDim < 1 || c.EmbeddingDim > MaxEmbeddingDim {
-		return &envvar.Error{Name: EnvEmbeddingDim, Value: fmt.Sprint(c.EmbeddingDim), Reason: "out of range", Accepted: fmt.Sprintf("an integer from 1 to %d", MaxEmbeddingDim)}
+		return &envvar.Error{Name: EnvEmbeddingDim, Value: fmt.Sprint(c.EmbeddingDim), Reason: "out of range", Accepted: fmt.Sprintf("a whole number from 1 to %d", MaxEmbeddingDim)}
 	}
 	if c.EmbeddingURL != "" {
 		u, err := url.Parse(c.EmbeddingURL)

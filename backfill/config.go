@@ -1,0 +1,200 @@
+package backfill
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Mode is what a run does: exactly one per run.
+type Mode string
+
+// Modes, named as their flags.
+const (
+	DryRun Mode = "dry-run"
+	Apply  Mode = "apply"
+	Verify Mode = "verify"
+)
+
+// Flag bounds and defaults; the batch bound is the plugin's batch limit.
+const (
+	DefaultBatchSize   = 500
+	MaxBatchSize       = 500
+	DefaultConcurrency = 4
+	MaxConcurrency     = 32
+	DefaultPluginURL   = "http://127.0.0.1:9100"
+	DefaultProgress    = 5 * time.Second
+)
+
+// Config is one run's settings, from flags and the environment.
+type Config struct {
+	Mode        Mode
+	Workspace   string // a lower-case UUID, or "" for every workspace
+	BatchSize   int
+	Concurrency int
+	JSON        bool
+
+	DatabaseURL      string
+	PluginURL        *url.URL
+	PluginToken      string
+	ProgressInterval time.Duration // between progress lines when stderr is not a terminal
+}
+
+// A usageError is a bad command line: exit 64.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// usage is the -help text: every flag, variable and exit code.
+const usage = `Usage: memory-backfill -dry-run|-apply|-verify [flags]
+
+Copies the legacy (v1) agent_memories of a tenant into the memory plugin, keeping
+each memory's id and created_at. Run -dry-run, then -apply, then -verify.
+Flags take one or two dashes (-apply or --apply).
+
+Modes (exactly one):
+  -dry-run          read only: print where every row would go and every row that
+                    would be skipped; nothing is written, the plugin is not called
+  -apply            copy the rows through the plugin (re-runs never duplicate)
+  -verify           check every row in the plugin by id, namespace and sha256 of
+                    its content; list missing and mismatched rows
+
+Flags:
+  -workspace UUID   only the memories of this workspace
+  -batch-size N     rows per page, plugin batch and lookup (1..500, default 500)
+  -concurrency N    plugin requests in flight (1..32, default 4)
+  -json             print one JSON summary object on stdout instead of lines
+
+Environment:
+  DATABASE_URL                       the platform database with the v1 tables (required)
+  MEMORY_PLUGIN_URL                  the plugin (default http://127.0.0.1:9100)
+  MEMORY_PLUGIN_TOKEN                sent as "Authorization: Bearer <token>" if set
+  MEMORY_BACKFILL_PROGRESS_INTERVAL  between progress lines when stderr is not a
+                                     terminal (default 5s)
+
+Exit status:
+  0   done: nothing failed (apply), nothing missing or mismatched (verify)
+  1   rows failed (apply), rows missing or mismatched (verify), or the run was
+      interrupted or lost the database or the plugin half-way
+  64  usage error
+  69  the database or the plugin is unavailable at the start (unreachable, plugin
+      not healthy or lacking a required capability, v1 tables missing)
+  78  bad environment value, or a MEMORY_PLUGIN_TOKEN the plugin refuses
+`
+
+// parseArgs reads the command line (without the program name). It returns
+// flag.ErrHelp for -h/-help.
+func parseArgs(args []string) (Config, error) {
+	cfg := Config{BatchSize: DefaultBatchSize, Concurrency: DefaultConcurrency}
+	fs := flag.NewFlagSet("memory-backfill", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are ours to word, on one line
+	var dry, apply, verify bool
+	fs.BoolVar(&dry, "dry-run", false, "")
+	fs.BoolVar(&apply, "apply", false, "")
+	fs.BoolVar(&verify, "verify", false, "")
+	fs.Func("workspace", "", func(s string) error {
+		id, ok := parseUUID(s)
+		if !ok {
+			return errors.New("not a UUID; accepted: a workspace id such as 0b6f3c1e-5d2a-4c8e-9f1b-3a7d2e4c5b6a")
+		}
+		cfg.Workspace = id
+		return nil
+	})
+	fs.IntVar(&cfg.BatchSize, "batch-size", DefaultBatchSize, "")
+	fs.IntVar(&cfg.Concurrency, "concurrency", DefaultConcurrency, "")
+	fs.BoolVar(&cfg.JSON, "json", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, usagef("unexpected argument %q: modes and values are flags (-apply, -workspace UUID)", fs.Arg(0))
+	}
+	var modes []string
+	for _, m := range []struct {
+		set  bool
+		mode Mode
+	}{{dry, DryRun}, {apply, Apply}, {verify, Verify}} {
+		if m.set {
+			cfg.Mode = m.mode
+			modes = append(modes, "-"+string(m.mode))
+		}
+	}
+	switch len(modes) {
+	case 0:
+		return cfg, usagef("exactly one of -dry-run, -apply, -verify is required")
+	case 1:
+	default:
+		return cfg, usagef("exactly one of -dry-run, -apply, -verify is required, got %s", strings.Join(modes, " and "))
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > MaxBatchSize {
+		return cfg, usagef("-batch-size %d is out of range; accepted: 1 to %d", cfg.BatchSize, MaxBatchSize)
+	}
+	if cfg.Concurrency < 1 || cfg.Concurrency > MaxConcurrency {
+		return cfg, usagef("-concurrency %d is out of range; accepted: 1 to %d", cfg.Concurrency, MaxConcurrency)
+	}
+	return cfg, nil
+}
+
+// readEnv reads the environment into cfg. Every error is an *envvar.Error.
+func readEnv(cfg *Config, env envvar.Lookup) error {
+	cfg.DatabaseURL = env.String("DATABASE_URL", "")
+	if cfg.DatabaseURL == "" {
+		return &envvar.Error{Name: "DATABASE_URL", Reason: "it names the platform database holding the v1 tables",
+			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/platform"}
+	}
+	if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
+		// pgx redacts the password in its message; the value itself is not echoed.
+		return &envvar.Error{Name: "DATABASE_URL", Value: "(redacted)", Reason: err.Error(),
+			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/platform"}
+	}
+	raw := env.String("MEMORY_PLUGIN_URL", DefaultPluginURL)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return &envvar.Error{Name: "MEMORY_PLUGIN_URL", Value: raw,
+			Accepted: "an http:// or https:// URL without credentials or query, such as " + DefaultPluginURL}
+	}
+	cfg.PluginURL = u
+	cfg.PluginToken = env.String("MEMORY_PLUGIN_TOKEN", "")
+	for _, r := range cfg.PluginToken {
+		if r <= ' ' || r > '~' {
+			return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "contains a space, control or non-ASCII character",
+				Accepted: "printable ASCII characters without spaces"}
+		}
+	}
+	cfg.ProgressInterval, err = env.Duration("MEMORY_BACKFILL_PROGRESS_INTERVAL", DefaultProgress)
+	return err
+}
+
+// parseUUID accepts the canonical 8-4-4-4-12 hex form in either case and
+// returns it in lower case, as PostgreSQL prints uuids.
+func parseUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return "", false
+		}
+	}
+	return strings.ToLower(s), true
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/agentplatform/tenant-init/backfill"
+	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/spf13/cobra"
+)
+
+// newBackfillCommand builds `tenant-init backfill`, the same program as
+// /memory-backfill (package backfill), for operators who reach the tenant only
+// through `docker exec <tenant> /tenant-init ...`. Its flags are backfill's
+// own, in single- or double-dash form (-dry-run, --dry-run), so cobra passes
+// the arguments through untouched.
+func newBackfillCommand(env envvar.Lookup, status *int) *cobra.Command {
+	return &cobra.Command{
+		Use:                "backfill -dry-run | -apply | -verify [flags]",
+		Short:              "Copy legacy (v1) memories into the memory plugin; the same as /memory-backfill (see backfill -help)",
+		DisableFlagParsing: true,
+		Run: func(cmd *cobra.Command, args []string) {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			*status = backfill.Main(ctx, args, env, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+}
