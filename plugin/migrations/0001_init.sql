@@ -38,5 +38,3 @@ CREATE INDEX memory_records_embedding_idx ON {{schema}}.memory_records
 CREATE INDEX memory_records_content_tsv_idx ON {{schema}}.memory_records USING gin (content_tsv);
 -- Recency listing and selective namespace filters.
 CREATE INDEX memory_records_namespace_created_idx ON {{schema}}.memory_records (namespace, created_at DESC);
--- Pinned memories join every recall; few rows are pinned.
-CREATE INDEX memory_records_pinned_idx ON {{schema}}.memory_records (namespace, created_at DESC) WHERE pin;
