@@ -191,3 +191,33 @@ func TestARoleWithoutSuperuserBootsWhenPgvectorExists(t *testing.T) {
 		c.commit(ws, "written by a plain role", nil)
 	})
 }
+
+// A database migrated by an older plugin gets the newer migrations, and
+// only those, on the next boot.
+func TestAnOlderSchemaIsBroughtUpToDate(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.New(t)
+	if err := openErr(dbURL, plugin.Config{EmbeddingDim: 8}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Roll back to the state after migration 1.
+	_, err = conn.Exec(context.Background(), `DROP INDEX memory_plugin.memory_records_pinned_idx;
+		DELETE FROM memory_plugin.schema_migrations WHERE version > 1`)
+	conn.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openErr(dbURL, plugin.Config{EmbeddingDim: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM pg_indexes WHERE indexname = 'memory_records_pinned_idx'"); n != 1 {
+		t.Fatalf("the pinned index exists %d times after the upgrade", n)
+	}
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM memory_plugin.schema_migrations"); n != 2 {
+		t.Fatalf("%d migrations recorded; want 2", n)
+	}
+}

@@ -20,6 +20,15 @@ import (
 // RRF would give that position in a single list.
 const rrfK = 60
 
+// defaultExactScanMax is the most memories the searched namespaces may hold
+// for the vector list to be computed exactly: the namespace btree finds them,
+// each distance is computed, a top-k sort picks the nearest. At that size this
+// is as cheap as an HNSW scan, which visits many neighbours per candidate and
+// with a selective filter must skip every other namespace's rows, and it is
+// exact. Above it the HNSW index with iterative scans serves the list
+// (recall@10 in docs/benchmarks.md).
+const defaultExactScanMax = 5000
+
 // searchPlan is what one recall runs.
 type searchPlan struct {
 	namespaces []string
@@ -54,8 +63,21 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// scope returns those of names that exist and have not expired, and how many
+// memories they hold, counted up to s.exactScanMax+1. Recall then filters on the
+// plain list, which the planner can see, instead of joining namespaces.
+func (s *store) scope(ctx context.Context, q querier, names []string) (live []string, size int, err error) {
+	rows, _ := q.Query(ctx, `WITH live AS (
+			SELECT coalesce(array_agg(name), '{}') AS names FROM `+s.ns+`
+			WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now()))
+		SELECT names, (SELECT count(*) FROM (SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (names) LIMIT $2) c)
+		FROM live`, names, s.exactScanMax+1)
+	_, err = pgx.ForEachRow(rows, []any{&live, &size}, func() error { return nil })
+	return live, size, err
+}
+
 func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, error) {
-	live, err := s.liveNamespaces(ctx, q, p.namespaces)
+	live, size, err := s.scope(ctx, q, p.namespaces)
 	if err != nil || len(live) == 0 {
 		return nil, err
 	}
@@ -88,20 +110,26 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	k := param(p.candidates())
 	if p.vector != nil {
 		v := param(pgvector.NewVector(p.vector))
-		// MATERIALIZED keeps the HNSW scan (with its LIMIT) a query of its
+		order := "r.embedding <=> " + v // what the HNSW index serves
+		if size <= s.exactScanMax {
+			order = "(" + order + ") + 0" // what it cannot: exact
+		}
+		// MATERIALIZED keeps the vector scan (with its LIMIT) a query of its
 		// own; relaxed_order iterative scans may return rows slightly out of
 		// order, so the rank is taken from the exact distance.
 		ctes = append(ctes, `vec AS MATERIALIZED (
 			SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-			WHERE `+filter+` ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)`,
+			WHERE `+filter+` ORDER BY `+order+` LIMIT `+k+`)`,
 			`vec_ranked AS (SELECT id, row_number() OVER (ORDER BY dist, id) AS rank FROM vec)`)
 		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM vec_ranked", rrfK))
 	}
 	if p.tsquery != "" {
+		// Ranked with a top-k sort, then numbered.
 		ctes = append(ctes, `fts AS (
-			SELECT r.id, row_number() OVER (ORDER BY ts_rank_cd(r.content_tsv, query) DESC, r.id) AS rank
-			FROM `+s.recs+` r, to_tsquery('english', `+param(p.tsquery)+`) query
-			WHERE `+filter+` AND r.content_tsv @@ query ORDER BY rank LIMIT `+k+`)`)
+			SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
+				SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr
+				FROM `+s.recs+` r, to_tsquery('english', `+param(p.tsquery)+`) query
+				WHERE `+filter+` AND r.content_tsv @@ query ORDER BY tr DESC, r.id LIMIT `+k+`) top)`)
 		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
 	}
 	ctes = append(ctes, `pinned AS (SELECT r.id FROM `+s.recs+` r WHERE `+filter+

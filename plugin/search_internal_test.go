@@ -10,8 +10,8 @@ import (
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
-// The HNSW index path really is taken for a filtered vector query, and it is
-// pgvector's iterative scan that makes it return limit rows: with iterative
+// A filtered vector query returns limit rows whichever index the planner
+// takes. On the HNSW path that is pgvector's iterative scan: with iterative
 // scans switched off on the same query the filter starves the result.
 func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	const dim = 32
@@ -22,6 +22,7 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
+	svc.store.exactScanMax = 0 // the table is small: force the HNSW path
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	vec := func() []float32 {
@@ -31,16 +32,19 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 		}
 		return v
 	}
-	// Half the rows in another namespace, a tenth of the rest of another kind:
-	// not selective enough for the planner to prefer an exact scan.
+	// A tenth of the rows in another namespace, a tenth of the rest of
+	// another kind, and 30 rows in a namespace of their own.
 	for b := 0; b < 8; b++ {
 		items := make([]memoryInput, 500)
 		for i := range items {
 			n := b*500 + i
 			items[i] = memoryInput{ID: newUUID(), Namespace: []string{"workspace:a", "workspace:b"}[min(n%10, 1)],
 				Content: fmt.Sprint("memory ", n), Kind: "fact", Source: "agent", Embedding: vec()}
-			if n%10 == 1 {
+			switch {
+			case n%10 == 1:
 				items[i].Kind = "summary"
+			case n%133 == 7:
+				items[i].Namespace = "workspace:few"
 			}
 		}
 		if _, err := svc.store.commitBatch(ctx, items); err != nil {
@@ -50,30 +54,54 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs); err != nil {
 		t.Fatal(err)
 	}
-	plan := searchPlan{namespaces: []string{"workspace:b"}, kinds: []string{"fact"}, limit: 100, vector: vec()}
+	// The planner takes the HNSW index for a filter that keeps most rows,
+	// where only iterative scans fill the limit, and the namespace btree for
+	// a namespace with few rows among many, which is complete either way.
+	tests := []struct {
+		name    string
+		plan    searchPlan
+		viaHNSW bool
+	}{
+		{"a kinds filter in a large namespace needs iterative scans", searchPlan{namespaces: []string{"workspace:b"}, kinds: []string{"fact"}, limit: 100, vector: vec()}, true},
+		{"a namespace with few rows among many is found through its btree", searchPlan{namespaces: []string{"workspace:few"}, limit: 20, vector: vec()}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := svc.store.pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Release()
+			got, err := svc.store.search(ctx, conn, tt.plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.plan.limit {
+				t.Fatalf("with iterative scans: %d rows; want %d", len(got), tt.plan.limit)
+			}
+			if _, err := conn.Exec(ctx, "SET hnsw.iterative_scan = off"); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Exec(context.Background(), "SET hnsw.iterative_scan = relaxed_order")
+			starved, err := svc.store.search(ctx, conn, tt.plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.viaHNSW && len(starved) >= tt.plan.limit:
+				t.Fatalf("without iterative scans the query still returned %d rows: the HNSW index was not used, so this test proves nothing", len(starved))
+			case !tt.viaHNSW && len(starved) != tt.plan.limit:
+				t.Fatalf("without iterative scans: %d rows; the btree path should not need them", len(starved))
+			}
+			t.Logf("without iterative scans: %d rows, with: %d", len(starved), len(got))
+		})
+	}
+}
 
-	conn, err := svc.store.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
+func TestTsqueryTextQuotesEveryWord(t *testing.T) {
+	got := tsqueryText([]string{"it's", `a\b`, "x:*A", "&|!"})
+	want := `'it''s' | 'a\\b' | 'x:*A' | '&|!'`
+	if got != want {
+		t.Fatalf("got %s; want %s", got, want)
 	}
-	defer conn.Release()
-	got, err := svc.store.search(ctx, conn, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != plan.limit {
-		t.Fatalf("with iterative scans: %d rows; want %d", len(got), plan.limit)
-	}
-	if _, err := conn.Exec(ctx, "SET hnsw.iterative_scan = off"); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(context.Background(), "RESET hnsw.iterative_scan")
-	starved, err := svc.store.search(ctx, conn, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(starved) >= plan.limit {
-		t.Fatalf("without iterative scans the query still returned %d rows: the HNSW index was not used, so this test proves nothing", len(starved))
-	}
-	t.Logf("without iterative scans: %d rows, with: %d", len(starved), len(got))
 }

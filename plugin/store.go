@@ -19,6 +19,9 @@ type store struct {
 	pool *pgxpool.Pool
 	ns   string // quoted table names
 	recs string
+	// exactScanMax: see defaultExactScanMax; tests lower it to force the
+	// HNSW path on small tables.
+	exactScanMax int
 }
 
 // sessionSetup runs on every new pooled connection.
@@ -49,7 +52,7 @@ func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, 
 		return nil, err
 	}
 	q := quoteIdent(schema)
-	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records"}, nil
+	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records", exactScanMax: defaultExactScanMax}, nil
 }
 
 // ping checks that the database answers.
@@ -207,16 +210,6 @@ func (s *store) deleteMemory(ctx context.Context, id, ns string) error {
 func (s *store) live(alias string) string {
 	return `(` + alias + `.expires_at IS NULL OR ` + alias + `.expires_at > now()) AND NOT EXISTS (
 		SELECT 1 FROM ` + s.ns + ` n WHERE n.name = ` + alias + `.namespace AND n.expires_at <= now())`
-}
-
-// liveNamespaces returns those of names that exist and have not expired.
-// Recall resolves them first and then filters memory_records on a plain list
-// the planner can see: it picks the btree for a small namespace and the HNSW
-// index for a large one, where a join or subquery on namespaces would hide
-// the selectivity (and force a sort of every candidate).
-func (s *store) liveNamespaces(ctx context.Context, q querier, names []string) ([]string, error) {
-	rows, _ := q.Query(ctx, "SELECT name FROM "+s.ns+" WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now())", names)
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 const memoryColumns = "r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin, r.metadata, r.created_at"
