@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/healthgate"
 	"github.com/agentplatform/tenant-init/plugin"
 )
 
@@ -121,7 +122,9 @@ func serve(stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("version", version),
 		zap.Bool("token", cfg.Token != ""), zap.Int("embedding_dim", cfg.EmbeddingDim), zap.String("schema", cfg.Schema))
-	if err := notifyReady(os.Getenv("NOTIFY_SOCKET")); err != nil {
+	// READY=1 through healthgate's sending side of the sd_notify protocol
+	// (tenant-init's gate is the receiving side).
+	if err := healthgate.Notify("READY=1"); err != nil {
 		log.Warn("could not tell the supervisor we are ready", zap.Error(err))
 	}
 
@@ -156,25 +159,6 @@ func newLogger(stderr io.Writer) *zap.Logger {
 	enc.TimeKey = "time"
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(stderr), zap.InfoLevel))
-}
-
-// notifyReady sends READY=1 to the supervisor's notification socket (the
-// systemd sd_notify protocol); an empty path means nobody listens. A path
-// starting with '@' names an abstract socket.
-func notifyReady(path string) error {
-	if path == "" {
-		return nil
-	}
-	if strings.HasPrefix(path, "@") {
-		path = "\x00" + path[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("NOTIFY_SOCKET: %w", err)
-	}
-	defer conn.Close()
-	_, err = conn.Write([]byte("READY=1"))
-	return err
 }
 
 func help() string {
