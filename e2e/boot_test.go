@@ -64,12 +64,7 @@ func TestWithCutoverTheSidecarIsHealthyBeforeTheMainServiceStartsAndServesIt(t *
 
 func TestWithoutPgvectorTheBootFailsWith69AndTheLogsSayWhyAndWhatToRun(t *testing.T) {
 	t.Parallel()
-	cluster, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatalf("starting a PostgreSQL without pgvector: %v", err)
-	}
-	t.Cleanup(func() { _ = cluster.Remove() })
-	env := cutoverEnv(cluster.Server().CreateDatabase(t), freePort(t))
+	env := cutoverEnv(pgtest.NewWithoutPgvector(t), freePort(t))
 
 	c := start(t, spec{env: env})
 	if code := c.wait(t); code != 69 {

@@ -43,6 +43,11 @@ var (
 		server *Server
 		err    error
 	}
+	noVector struct {
+		once   sync.Once
+		server *Server
+		err    error
+	}
 	clustersMu sync.Mutex
 	clusters   []*Cluster // every cluster this binary started, removed by Run
 )
@@ -89,6 +94,24 @@ func Shared(t testing.TB) *Server {
 func New(t testing.TB) string {
 	t.Helper()
 	return Shared(t).CreateDatabase(t)
+}
+
+// NewWithoutPgvector creates an empty database on a server where pgvector is
+// really missing (see Options.WithoutPgvector), shared by the tests of this
+// binary like New's, and returns its URL. The database is dropped when the
+// test ends.
+func NewWithoutPgvector(t testing.TB) string {
+	t.Helper()
+	noVector.once.Do(func() {
+		var c *Cluster
+		if c, noVector.err = StartCluster(Options{WithoutPgvector: true}); noVector.err == nil {
+			noVector.server = c.Server()
+		}
+	})
+	if noVector.err != nil {
+		t.Fatalf("pgtest: no PostgreSQL without pgvector for the tests: %v", noVector.err)
+	}
+	return noVector.server.CreateDatabase(t)
 }
 
 // CreateDatabase creates an empty database, dropped when the test ends, and

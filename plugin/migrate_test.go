@@ -119,12 +119,8 @@ func TestAnotherEmbeddingDimensionIsRefusedAtBoot(t *testing.T) {
 
 func TestADatabaseWithoutPgvectorIsAClearErrorSayingWhatToDo(t *testing.T) {
 	t.Parallel()
-	cluster, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbURL := cluster.Server().CreateDatabase(t)
-	err = openErr(dbURL, plugin.Config{EmbeddingDim: 8})
+	dbURL := pgtest.NewWithoutPgvector(t)
+	err := openErr(dbURL, plugin.Config{EmbeddingDim: 8})
 	var pgvErr *plugin.PgvectorError
 	if !errors.As(err, &pgvErr) {
 		t.Fatalf("got %v; want a *plugin.PgvectorError", err)

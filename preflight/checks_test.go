@@ -46,11 +46,7 @@ func TestDatabaseAndPgvectorChecks(t *testing.T) {
 	t.Cleanup(func() { srv.Exec(t, "DROP OWNED BY preflight_plain CASCADE; DROP ROLE IF EXISTS preflight_plain") })
 	plainRole := strings.Replace(plainDB, "postgres@", "preflight_plain@", 1)
 
-	noVector, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noVectorDB := noVector.Server().CreateDatabase(t)
+	noVectorDB := pgtest.NewWithoutPgvector(t)
 
 	down, err := pgtest.StartCluster(pgtest.Options{})
 	if err != nil {

@@ -16,11 +16,7 @@ import (
 func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 	srv := pgtest.Shared(t)
 	withVector := srv.CreateDatabase(t)
-	noVector, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noVectorDB := noVector.Server().CreateDatabase(t)
+	noVectorDB := pgtest.NewWithoutPgvector(t)
 	bin, err := os.Executable() // any executable file stands in for the sidecar binary
 	if err != nil {
 		t.Fatal(err)

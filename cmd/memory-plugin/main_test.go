@@ -153,11 +153,7 @@ func TestTheBinaryServesSignalsReadinessAndStopsOnSIGTERM(t *testing.T) {
 // Startup failures exit with the documented code and one line that names
 // the culprit and what to do.
 func TestStartupFailuresExitWithTheirCodeAndOneLine(t *testing.T) {
-	noPgvector, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	withoutPgvector := noPgvector.Server().CreateDatabase(t)
+	withoutPgvector := pgtest.NewWithoutPgvector(t)
 	good := pgtest.New(t)
 	u, err := url.Parse(withoutPgvector)
 	if err != nil {

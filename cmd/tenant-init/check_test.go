@@ -62,11 +62,7 @@ func runCheck(t *testing.T, uid uint32, env []string, args ...string) (int, chec
 func TestCheck(t *testing.T) {
 	srv := pgtest.Shared(t)
 	withVector := srv.CreateDatabase(t)
-	noVector, err := pgtest.StartCluster(pgtest.Options{WithoutPgvector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noVectorDB := noVector.Server().CreateDatabase(t)
+	noVectorDB := pgtest.NewWithoutPgvector(t)
 	free := freeLoopbackAddr(t)
 	cutover := func(db string) []string {
 		return []string{"MEMORY_V2_CUTOVER=true", "DATABASE_URL=" + db, "MEMORY_PLUGIN_BIN=" + tenantInit, "MEMORY_PLUGIN_LISTEN_ADDR=" + free}
