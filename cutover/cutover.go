@@ -170,7 +170,7 @@ func (p *Plan) planSidecar(env envvar.Lookup, rawURL string, pluginURL *url.URL,
 		// Listen where the operator's URL points, so the two cannot disagree.
 		listen = urlListenAddr(pluginURL)
 	case listen == nil:
-		listen = &hostPort{host: "127.0.0.1", port: "9100", raw: DefaultListenAddr}
+		listen, _ = parseListenAddr(DefaultListenAddr) // a constant that parses
 	}
 	p.ListenAddr = listen.raw
 	p.ProbeURL = "http://" + listen.probeTarget()

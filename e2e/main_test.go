@@ -136,9 +136,9 @@ func removeAll() {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return
 	}
-	removeContainers(labelKey + "=" + run.id)
+	removeContainers(containerLabel())
 	if !run.keep {
-		removeImages(labelKey + "=" + run.id)
+		removeImages(containerLabel())
 	}
 }
 

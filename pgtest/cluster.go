@@ -78,7 +78,7 @@ func StartCluster(opts Options) (*Cluster, error) {
 
 // Server returns the cluster as a Server to create databases in.
 func (c *Cluster) Server() *Server {
-	return &Server{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port), cluster: c}
+	return &Server{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)}
 }
 
 // Start starts the (stopped) cluster on its port and waits until it accepts

@@ -33,8 +33,6 @@ import (
 type Server struct {
 	// URL connects to the server's maintenance database as a superuser.
 	URL string
-	// cluster is set when pgtest started the server itself.
-	cluster *Cluster
 }
 
 var (

@@ -16,7 +16,7 @@ to this environment and changes nothing: no CREATE EXTENSION, no migration, no
 listening beyond a momentary bind. Run it where the tenant runs:
 
   docker exec <tenant> /tenant-init check
-  docker run --rm --env-file tenant.env <image> check -- /app/server
+  docker run --rm --env-file tenant.env --entrypoint /tenant-init <image> check -- /app/server
 
 It reads the same variables and flags as the boot (see tenant-init --help and
 the README), through the same functions. Checks, by stable id:
