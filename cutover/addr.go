@@ -26,9 +26,10 @@ func parsePluginURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// isLoopback reports whether a URL host means "this container": localhost or
-// any loopback address (127.0.0.0/8, ::1).
-func isLoopback(host string) bool {
+// IsLoopback reports whether a host means "this container": localhost or any
+// loopback address (127.0.0.0/8, ::1). It is the one definition: the cutover
+// rules and the plugin's refusal to listen elsewhere without a token use it.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -144,7 +145,7 @@ func serves(listen *hostPort, urlHost string) bool {
 		return true
 	}
 	if strings.EqualFold(listen.host, "localhost") || strings.EqualFold(urlHost, "localhost") {
-		return isLoopback(listen.host)
+		return IsLoopback(listen.host)
 	}
 	a, b := net.ParseIP(listen.host), net.ParseIP(urlHost)
 	return a != nil && b != nil && a.Equal(b)

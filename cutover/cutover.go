@@ -138,7 +138,7 @@ func Read(env envvar.Lookup) (Plan, error) {
 	// An external URL wins over MEMORY_V2_CUTOVER=true: the main services will
 	// talk to that URL, so a local sidecar would serve nobody.
 	switch {
-	case pluginURL != nil && !isLoopback(pluginURL.Hostname()):
+	case pluginURL != nil && !IsLoopback(pluginURL.Hostname()):
 		p.Mode = ModeExternal
 	case disable:
 		p.Mode = ModeDisabled

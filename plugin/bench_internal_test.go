@@ -25,7 +25,8 @@ import (
 // Benchmarks of the plugin on this machine, recorded in docs/benchmarks.md,
 // never asserted. Run:
 //
-//	go test -run '^$' -bench . -benchtime 200x -timeout 30m ./plugin
+//	go test -run '^$' -bench 'Commit' -benchtime 300x ./plugin
+//	go test -run '^$' -bench 'Recall' -benchtime 200x -timeout 40m ./plugin
 
 // corpus is real English: the comment lines of the Go distribution's
 // sources (technical prose, as agents' memories often are), read in a fixed

@@ -5,11 +5,11 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
 )
 
@@ -161,7 +161,7 @@ func (c Config) checkListen() error {
 	if err != nil || port == "" {
 		return &envvar.Error{Name: EnvListenAddr, Value: c.ListenAddr, Accepted: accepted}
 	}
-	if isLoopback(host) || c.Token != "" || c.AllowInsecure {
+	if cutover.IsLoopback(host) || c.Token != "" || c.AllowInsecure {
 		return nil
 	}
 	return &envvar.Error{
@@ -169,12 +169,4 @@ func (c Config) checkListen() error {
 		Reason:   "not a loopback address and " + EnvToken + " is unset, so anyone on the network could read and write memories",
 		Accepted: "a loopback address (127.0.0.1:9100, [::1]:9100, localhost:9100); or set " + EnvToken + "; or " + EnvAllowInsecure + "=1",
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
