@@ -243,7 +243,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 			pe.Code, pe.Message = eb.Code, eb.Message
 		}
 		// /v1/health answers 503 with the health shape, not an error body.
-		if pe.Code == "" && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(data), `"degraded"`) {
+		if pe.Code == "" && path == "/v1/health" && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(data), `"degraded"`) {
 			pe.Code, pe.Message = "unavailable", "plugin reports status degraded"
 		}
 		return pe

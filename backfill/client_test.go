@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -179,10 +178,3 @@ func TestHealthReportsADegradedPlugin(t *testing.T) {
 }
 
 // decodeBatch reads a batch request body.
-func decodeBatch(t *testing.T, r *http.Request) []MemoryWrite {
-	var body struct{ Memories []MemoryWrite }
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		t.Errorf("batch body: %v", err)
-	}
-	return body.Memories
-}

@@ -47,13 +47,9 @@ type Config struct {
 	ProgressInterval time.Duration // between progress lines when stderr is not a terminal
 }
 
-// A usageError is a bad command line: exit 64.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
+// usagef words a bad command line; Main exits 64 for every parseArgs error.
 func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+	return fmt.Errorf(format, args...)
 }
 
 // usage is the -help text: every flag, variable and exit code.
@@ -74,7 +70,8 @@ Flags:
   -workspace UUID   only the memories of this workspace
   -batch-size N     rows per page, plugin batch and lookup (1..500, default 500)
   -concurrency N    plugin requests in flight (1..32, default 4)
-  -json             print one JSON summary object on stdout instead of lines
+  -json             print one JSON summary object on stdout instead of lines (a dry
+                    run lists every row under "rows"); the summary line goes to stderr
 
 Environment:
   DATABASE_URL                       the platform database with the v1 tables (required)

@@ -78,7 +78,7 @@ func silentPlugin(t *testing.T) (url string, requests *atomic.Int64) {
 func TestDryRunReportsEveryRowAndChangesNothing(t *testing.T) {
 	f := newFixture(t, allColumns, fixtureBulk)
 	pluginURL, requests := silentPlugin(t)
-	before := checksum(t, f.url)
+	before, catalog := checksum(t, f.url), pgtest.Catalog(t, f.url)
 
 	// An odd page size makes pages end in the middle of every kind of row.
 	got := runMain(t, map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": pluginURL},
@@ -89,6 +89,9 @@ func TestDryRunReportsEveryRowAndChangesNothing(t *testing.T) {
 	}
 	if after := checksum(t, f.url); after != before {
 		t.Fatalf("the dry run changed the v1 tables")
+	}
+	if after := pgtest.Catalog(t, f.url); after != catalog {
+		t.Fatalf("the dry run changed the database: %s -> %s", catalog, after)
 	}
 	if n := requests.Load(); n != 0 {
 		t.Fatalf("the dry run sent %d requests to the plugin", n)

@@ -41,6 +41,9 @@ func TestTenantInitBackfillAndMemoryBackfillGiveIdenticalResults(t *testing.T) {
 	if toolCode != initCode {
 		t.Fatalf("dry runs exit %d (memory-backfill) and %d (tenant-init backfill)", toolCode, initCode)
 	}
+	if len(viaTool) != len(viaInit) {
+		t.Errorf("dry-run reports have %d and %d keys", len(viaTool), len(viaInit))
+	}
 	for key := range viaTool {
 		if !reflect.DeepEqual(viaTool[key], viaInit[key]) {
 			t.Errorf("dry-run reports differ in %q:\nmemory-backfill:      %.300v\ntenant-init backfill: %.300v", key, viaTool[key], viaInit[key])

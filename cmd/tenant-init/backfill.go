@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +21,7 @@ func newBackfillCommand(env envvar.Lookup, status *int) *cobra.Command {
 		Short:              "Copy legacy (v1) memories into the memory plugin; the same as /memory-backfill (see backfill -help)",
 		DisableFlagParsing: true,
 		Run: func(cmd *cobra.Command, args []string) {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			*status = backfill.Main(ctx, args, env, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -81,9 +81,6 @@ func check(ctx context.Context, cmd *cobra.Command, env envvar.Lookup, command [
 	if err != nil {
 		return preflight.InvalidEnvironment(err), exitStatus(err), nil
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	report := preflight.Run(ctx, preflight.Config{
 		Memory:    cfg.Memory,
 		User:      cfg.User,
