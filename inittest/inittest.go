@@ -204,9 +204,6 @@ func (in *Init) Wait() int {
 	return in.status
 }
 
-// Done is closed when the init has exited.
-func (in *Init) Done() <-chan struct{} { return in.done }
-
 // AwaitLog waits for a JSON log line whose msg is msg and returns its fields.
 func (in *Init) AwaitLog(msg string) map[string]any {
 	in.t.Helper()

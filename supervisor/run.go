@@ -58,7 +58,7 @@ func newSupervisor(cfg Config) (*supervisor, int) {
 		s.log = zap.NewNop()
 	}
 	if s.grace <= 0 {
-		s.grace = defaultGrace
+		s.grace = DefaultGrace
 	}
 	if err := s.declare(cfg.Services); err != nil {
 		s.log.Error("invalid service declarations: " + err.Error())

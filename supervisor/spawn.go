@@ -44,7 +44,7 @@ func (p *process) code() int {
 // describe says how the process ended, e.g. "exit status 1" or "killed by SIGKILL".
 func (p *process) describe() string {
 	if p.status.Signaled() {
-		return "killed by " + unix.SignalName(p.status.Signal())
+		return "killed by " + signalName(p.status.Signal()) // names real-time signals too
 	}
 	return fmt.Sprintf("exit status %d", p.status.ExitStatus())
 }

@@ -113,7 +113,7 @@ type Service struct {
 // RestartPolicy schedules the restarts of a sidecar that dies after boot. Zero
 // fields take the defaults shown.
 type RestartPolicy struct {
-	FirstDelay time.Duration // delay before the first restart; default 1s
+	FirstDelay time.Duration // delay before the first restart; default 1s, each delay randomised ±50%
 	MaxDelay   time.Duration // the delay doubles up to this; default 30s
 	// Limit is the crash-loop limit: after this many restarts in a row fail (die
 	// or miss the gate before running StableAfter) the sidecar is given up on under
@@ -129,13 +129,14 @@ type Config struct {
 	// terminal and its status is tenant-init's when a signal stopped the container.
 	Services  []Service
 	Grace     time.Duration // SIGTERM-to-SIGKILL grace per shutdown phase; default 10s
-	User      User          // whom to run as when started as root; zero: nobody
+	User      User          // whom to run as when started as root; zero: none configured (root if AllowRoot, else refused)
 	AllowRoot bool          // permit services to run as root
 	Log       *zap.Logger   // nil discards
 }
 
 const (
-	defaultGrace       = 10 * time.Second
+	// DefaultGrace is the shutdown grace when Config.Grace is zero.
+	DefaultGrace       = 10 * time.Second
 	defaultGateTimeout = 30 * time.Second
 )
 

@@ -33,12 +33,10 @@ type setting struct {
 	def       string // the default shown in --help
 }
 
-const defaultGrace = 10 * time.Second
-
 var (
 	userSetting = setting{flag: "user", env: "TENANT_INIT_USER", kind: "user",
 		usage: "run the services as NAME, UID or UID:GID; when started as root, privileges are dropped to it first"}
-	graceSetting = setting{flag: "grace", env: "TENANT_INIT_GRACE", kind: "duration", def: defaultGrace.String(),
+	graceSetting = setting{flag: "grace", env: "TENANT_INIT_GRACE", kind: "duration", def: supervisor.DefaultGrace.String(),
 		usage: "how long each shutdown phase waits after SIGTERM before SIGKILL (a Go duration)"}
 	logFormatSetting = setting{flag: "log-format", env: "TENANT_INIT_LOG_FORMAT", kind: "format",
 		usage: "json or console (default json, console when stderr is a terminal)"}
@@ -81,7 +79,7 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 	}
 
 	src = sourceOf(fs, env, graceSetting)
-	if c.Grace, err = src.Duration(src.name, defaultGrace); err != nil {
+	if c.Grace, err = src.Duration(src.name, supervisor.DefaultGrace); err != nil {
 		return c, src.fail(err)
 	}
 

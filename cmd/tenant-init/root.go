@@ -21,7 +21,8 @@ process group. It reaps every zombie (as PID 1, or as a child subreaper),
 forwards every catchable signal to each service's process group, hands the
 terminal to COMMAND so Ctrl-C reaches it, and drops root's privileges first.
 
-The first service to exit ends the container; so do SIGTERM and SIGINT. The main
+The first main service (COMMAND or a --service) to exit ends the container; so do
+SIGTERM and SIGINT (a sidecar that dies is restarted instead). The main
 services are then stopped with SIGTERM (SIGINT if that ended it), given --grace,
 then SIGKILLed; then the sidecars; then, as PID 1, every process left.
 
@@ -39,7 +40,8 @@ Exit status:
   signal ended it; 128+n when that service died of signal n
   126  COMMAND found but not executable    127  COMMAND not found
   64   bad flag, declaration or no COMMAND  78   bad environment value
-  69   a sidecar failed its gate             71   subreaper impossible
+  69   the memory-plugin sidecar failed (start, gate or crash loop) and is required
+  71   an init duty impossible (subreaper, the readiness socket, spawning)
   77   privileges cannot be dropped, or services would run as root without --allow-root`
 
 // newRootCommand builds the command line. status receives the exit status of a
