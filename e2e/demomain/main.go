@@ -40,6 +40,9 @@ func main() {
 	// Subscribed before the start line, so a signal sent once the line is
 	// seen is never lost.
 	signals := make(chan os.Signal, 8)
+	// Known before Notify: once a signal is caught, Ignored no longer tells.
+	// SIGINT is ignored in a shell's background job; Reset restores that.
+	sigintIgnored := signal.Ignored(syscall.SIGINT)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGWINCH)
 
@@ -66,13 +69,13 @@ func main() {
 			os.Exit(0)
 		case syscall.SIGINT:
 			logf("got %s, dying of it", unix.SignalName(s))
+			if sigintIgnored {
+				logf("SIGINT is ignored in this process, exiting 130 instead")
+				os.Exit(130)
+			}
 			signal.Reset(s)
 			_ = syscall.Kill(os.Getpid(), s)
-			// Still alive: SIGINT was ignored when the process started (a
-			// background job of a shell), so Reset restored "ignore".
-			time.Sleep(time.Second)
-			logf("SIGINT is ignored in this process, exiting 130 instead")
-			os.Exit(130)
+			select {} // the default action ends the process
 		default:
 			logf("got %s", unix.SignalName(s))
 		}
