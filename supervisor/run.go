@@ -23,7 +23,7 @@ type supervisor struct {
 	main     *service // the first Main service
 	byPID    map[int]*service
 
-	signals  chan os.Signal
+	sig      signalPaths
 	gates    chan gateResult // buffered: one gate at a time per sidecar
 	restarts chan *service   // buffered: one pending restart per sidecar
 	ctx      context.Context // ends at shutdown, ending gates in flight
@@ -159,7 +159,11 @@ func (s *supervisor) step(deadline <-chan time.Time, sidecarEvents bool) bool {
 		gates, restarts = s.gates, s.restarts
 	}
 	select {
-	case sig := <-s.signals:
+	case <-s.sig.reap:
+		s.reapZombies()
+	case sig := <-s.sig.terminate:
+		s.handleSignal(sig.(syscall.Signal))
+	case sig := <-s.sig.forward:
 		s.handleSignal(sig.(syscall.Signal))
 	case r := <-gates:
 		s.gateFinished(r)
