@@ -100,8 +100,9 @@ func (s *supervisor) declare(decls []Service) error {
 // run is the life of the container; see the package documentation.
 func (s *supervisor) run() int {
 	defer s.cancel()
+	// Signals stay caught until the process exits: released, a SIGHUP between
+	// the last reap and the exit would kill the init and replace the status.
 	s.catchSignals()
-	defer s.releaseSignals()
 	if err := s.becomeReaper(); err != nil {
 		s.log.Error("cannot reap orphans: "+err.Error(), zap.String("hint", "tenant-init must run as PID 1 or be allowed prctl(PR_SET_CHILD_SUBREAPER)"))
 		return ExitOSError

@@ -92,18 +92,13 @@ func (s *supervisor) catchSignals() {
 	notify(p.forward, forwardedSignals()...)
 	notify(p.forward, faultSignals...)
 	if len(p.ignored) > 0 {
+		slices.Sort(p.ignored)
 		names := make([]string, len(p.ignored))
 		for i, sig := range p.ignored {
 			names[i] = signalName(sig)
 		}
 		s.log.Info("signals ignored since start-up: kept ignored, not forwarded", zap.Strings("signals", names))
 	}
-}
-
-func (s *supervisor) releaseSignals() {
-	signal.Stop(s.sig.reap)
-	signal.Stop(s.sig.terminate)
-	signal.Stop(s.sig.forward)
 }
 
 // handleSignal ends the container on the first SIGTERM or SIGINT, refuses
