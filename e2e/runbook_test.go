@@ -17,7 +17,7 @@ import (
 )
 
 // TestTheOperatorRunbookWorksThroughDockerExec follows the runbook of
-// tenant-boot.md on a tenant with legacy memories: check in the running
+// docs/boot.md on a tenant with legacy memories: check in the running
 // tenant, redeploy with the cutover, then backfill -dry-run, -apply, -verify.
 func TestTheOperatorRunbookWorksThroughDockerExec(t *testing.T) {
 	t.Parallel()
