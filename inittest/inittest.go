@@ -53,6 +53,10 @@ type Options struct {
 	// Terminal makes a new pseudo-terminal the init's controlling terminal and
 	// stdin; Init.Terminal is its master side.
 	Terminal bool
+	// TerminalOutput, with Terminal, makes the terminal the init's stdout and
+	// stderr too, as docker run -it does: Stdout and Stderr are then both what
+	// the terminal shows, read from its master side.
+	TerminalOutput bool
 	// PrivateNetwork starts the init in a new network namespace with only its
 	// loopback interface, up: fixed ports such as 127.0.0.1:9100 are free there
 	// whatever runs beside the test, and nothing it serves is reachable from it.
@@ -82,34 +86,47 @@ func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 
 	// Plain pipes rather than exec's: the init's exit, not the end of its output
 	// (which a leftover process may hold open), is what Wait waits for.
-	stdout, stdoutW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	var outputs []*os.File // the init's ends, closed once it has them
+	pipe := func() (r, w *os.File) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, w)
+		return r, w
 	}
-	stderr, stderrW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	var slave *os.File
 	if opts.Terminal {
-		master, slave, err := openPTY()
+		master, pts, err := openPTY()
 		if err != nil {
 			t.Fatalf("open a pseudo-terminal: %v", err)
 		}
 		t.Cleanup(func() { master.Close() })
-		defer slave.Close()
+		slave = pts
+		outputs = append(outputs, slave)
 		in.Terminal = master
 		cmd.Stdin = slave
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	}
-	err = cmd.Start()
-	stdoutW.Close()
-	stderrW.Close()
+	if opts.Terminal && opts.TerminalOutput {
+		// What the terminal shows; EIO, once the last process holding it is
+		// gone, ends it.
+		cmd.Stdout, cmd.Stderr = slave, slave
+		in.Stdout = readLines(in.Terminal)
+		in.Stderr = in.Stdout
+	} else {
+		stdout, stdoutW := pipe()
+		stderr, stderrW := pipe()
+		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+		in.Stdout, in.Stderr = readLines(stdout), readLines(stderr)
+	}
+	err := cmd.Start()
+	for _, f := range outputs {
+		f.Close()
+	}
 	if err != nil {
 		t.Fatalf("start %v: %v", wrapped, err)
 	}
-	in.Stdout = readLines(stdout)
-	in.Stderr = readLines(stderr)
 	go func() {
 		err := cmd.Wait()
 		in.status = exitStatus(cmd.ProcessState, err)

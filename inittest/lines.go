@@ -26,7 +26,7 @@ func readLines(r io.ReadCloser) *Lines {
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			l.mu.Lock()
-			l.lines = append(l.lines, sc.Text())
+			l.lines = append(l.lines, strings.TrimSuffix(sc.Text(), "\r")) // a terminal's lines end in \r\n
 			close(l.grew)
 			l.grew = make(chan struct{})
 			l.mu.Unlock()

@@ -23,7 +23,7 @@ type supervisor struct {
 	main     *service // the first Main service
 	byPID    map[int]*service
 
-	signals  chan os.Signal
+	sig      signalPaths
 	gates    chan gateResult // buffered: one gate at a time per sidecar
 	restarts chan *service   // buffered: one pending restart per sidecar
 	ctx      context.Context // ends at shutdown, ending gates in flight
@@ -100,8 +100,9 @@ func (s *supervisor) declare(decls []Service) error {
 // run is the life of the container; see the package documentation.
 func (s *supervisor) run() int {
 	defer s.cancel()
+	// Signals stay caught until the process exits: released, a SIGHUP between
+	// the last reap and the exit would kill the init and replace the status.
 	s.catchSignals()
-	defer s.releaseSignals()
 	if err := s.becomeReaper(); err != nil {
 		s.log.Error("cannot reap orphans: "+err.Error(), zap.String("hint", "tenant-init must run as PID 1 or be allowed prctl(PR_SET_CHILD_SUBREAPER)"))
 		return ExitOSError
@@ -159,7 +160,11 @@ func (s *supervisor) step(deadline <-chan time.Time, sidecarEvents bool) bool {
 		gates, restarts = s.gates, s.restarts
 	}
 	select {
-	case sig := <-s.signals:
+	case <-s.sig.reap:
+		s.reapZombies()
+	case sig := <-s.sig.terminate:
+		s.handleSignal(sig.(syscall.Signal))
+	case sig := <-s.sig.forward:
 		s.handleSignal(sig.(syscall.Signal))
 	case r := <-gates:
 		s.gateFinished(r)

@@ -111,7 +111,7 @@ func (s *supervisor) spawn(svc *service) error {
 	}
 
 	var pid int
-	withDefaultJobControl(func() { pid, err = syscall.ForkExec(path, svc.Argv, attr) })
+	withDefaultJobControl(s.sig.ignored, func() { pid, err = syscall.ForkExec(path, svc.Argv, attr) })
 	if err != nil {
 		if stderr != nil {
 			stderr.Close()

@@ -40,8 +40,8 @@ var (
 		usage: "how long each shutdown phase waits after SIGTERM before SIGKILL (a Go duration)"}
 	logFormatSetting = setting{flag: "log-format", env: "TENANT_INIT_LOG_FORMAT", kind: "format",
 		usage: "json or console (default json, console when stderr is a terminal)"}
-	logLevelSetting = setting{flag: "log-level", env: "TENANT_INIT_LOG_LEVEL", kind: "level", def: "info",
-		usage: "debug, info, warn or error"}
+	logLevelSetting = setting{flag: "log-level", env: "TENANT_INIT_LOG_LEVEL", kind: "level",
+		usage: "debug, info, warn or error (default info; warn when stderr is a terminal, keeping the lifecycle lines out of an interactive program's screen)"}
 	allowRootSetting = setting{flag: "allow-root", env: "TENANT_INIT_ALLOW_ROOT", kind: "bool",
 		usage: "allow the services to run as root (true, false, 1 or 0)"}
 	servicesSetting = setting{flag: "service", env: "TENANT_INIT_SERVICES", kind: "decl",
@@ -92,8 +92,14 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 		return c, src.fail(err)
 	}
 
+	// On a terminal the init's lines would land in the main service's screen
+	// (docker run -it): only warnings and errors are shown there by default.
+	defaultLevel := "info"
+	if stderrIsTerminal {
+		defaultLevel = "warn"
+	}
 	src = sourceOf(fs, env, logLevelSetting)
-	level, err := src.OneOf(src.name, "info", "debug", "info", "warn", "error")
+	level, err := src.OneOf(src.name, defaultLevel, "debug", "info", "warn", "error")
 	if err != nil {
 		return c, src.fail(err)
 	}

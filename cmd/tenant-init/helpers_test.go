@@ -48,6 +48,37 @@ var helpers = map[string]func(args []string) int{
 		return 0
 	},
 
+	// dispositions reports which signals it ignores (SigIgn) and blocks
+	// (SigBlk), as hexadecimal masks, then exits 0 on SIGTERM.
+	"dispositions": func([]string) int {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		fmt.Printf("ignored=%x\n", procStatusMask("SigIgn"))
+		<-c
+		return 0
+	},
+
+	// storm-target stands a storm of forwarded signals (SIGHUP, SIGUSR1 and
+	// SIGWINCH ignored), leaves N orphans to tenant-init meanwhile, and exits 0
+	// on SIGTERM.
+	"storm-target": func(args []string) int {
+		signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGWINCH)
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		fmt.Println("ready")
+		parent := exec.Command(os.Args[0], args...)
+		parent.Env = append(os.Environ(), helperEnv+"=orphan-parent")
+		parent.Stderr = os.Stderr
+		if err := parent.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "orphan parent:", err)
+			return 1
+		}
+		fmt.Println("orphaned", args[0])
+		<-c
+		fmt.Println("graceful exit")
+		return 0
+	},
+
 	// orphans N leaves N orphans to tenant-init: a child starts N processes and
 	// exits without waiting for them.
 	"orphans": func(args []string) int {
@@ -159,6 +190,18 @@ func dieOf(sig syscall.Signal) {
 	name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
 	err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -s " + name + " $$"}, os.Environ())
 	fmt.Fprintln(os.Stderr, "exec sh:", err)
+}
+
+// procStatusMask reads a signal mask (SigIgn, SigBlk, ...) of /proc/self/status.
+func procStatusMask(field string) uint64 {
+	status, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return mask
+		}
+	}
+	return 0
 }
 
 // blockForever waits to be killed.
