@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -198,17 +197,11 @@ func (s *Service) commitBatch(r *http.Request, body []byte) (int, any, error) {
 		if err := s.embedMissing(r.Context(), ptrs); err != nil {
 			return 0, nil, err
 		}
-		outcomes, err := s.store.commitBatch(r.Context(), valid)
-		if err != nil {
+		if err := s.store.commitBatch(r.Context(), valid); err != nil {
 			return 0, nil, err
 		}
 		for j, in := range valid {
 			i := at[j]
-			var ae *apiError
-			if errors.As(outcomes[j], &ae) {
-				results[i] = batchResult{Index: i, Status: "error", Code: ae.Code, Message: ae.Message}
-				continue
-			}
 			results[i] = batchResult{Index: i, ID: in.ID, Namespace: in.Namespace, Status: "written"}
 		}
 	}

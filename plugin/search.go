@@ -16,8 +16,8 @@ import (
 // one of them, and neither list's raw scale matters. Pinned memories come
 // first whatever their score (a pinned memory no list found scores 0). Without
 // query text and embedding there is nothing to rank by relevance: memories come
-// most recent first (pinned first) and score is 1/(rrfK + position), the value
-// RRF would give that position in a single list.
+// pinned first, then most recent first, and score is null, as the contract
+// says.
 const rrfK = 60
 
 // defaultExactScanMax is the most memories the searched namespaces may hold
@@ -98,12 +98,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		if err != nil {
 			return nil, err
 		}
-		ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
-		for i := range ms {
-			score := 1.0 / float64(rrfK+i+1)
-			ms[i].Score = &score
-		}
-		return ms, err
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
 	}
 
 	var ctes, lists []string
