@@ -122,7 +122,9 @@ func TestPropagationAndMetadataMustBeObjectsOrNull(t *testing.T) {
 		}
 		t.Run("propagation of a batch item as "+bad.kind+" is refused in its result", func(t *testing.T) {
 			c.t = t
-			var answer struct{ Results []struct{ Status, Message string } }
+			var answer struct {
+				Results []struct{ Status, Message string }
+			}
 			c.must(http.StatusOK, "POST", "/v1/memories/batch",
 				`{"memories":[{"namespace":"`+ws+`","content":"x","kind":"fact","source":"agent","propagation":`+bad.value+`}]}`, &answer)
 			if r := answer.Results[0]; r.Status != "error" || !strings.Contains(r.Message, "propagation must be a JSON object or null") {
