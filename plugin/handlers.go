@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -128,25 +130,42 @@ func (s *Service) search(r *http.Request, body []byte) (int, any, error) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	plan := searchPlan{namespaces: in.Namespaces, kinds: in.Kinds, limit: in.Limit, vector: in.Embedding}
-	if len(in.Words) > 0 {
+	plan := s.plan(r.Context(), in)
+	ms, err := s.store.search(r.Context(), s.store.pool, plan)
+	if ms == nil {
+		ms = []memory{}
+	}
+	return http.StatusOK, memoriesAnswer{ms}, err
+}
+
+// plan decides what a search runs: a listing, a substring listing (a
+// 1-character query), or hybrid recall with the relevance floor.
+func (s *Service) plan(ctx context.Context, in searchInput) searchPlan {
+	plan := searchPlan{namespaces: in.Namespaces, kinds: in.Kinds, limit: in.Limit, vector: in.Embedding,
+		minSimilarity: *s.cfg.MinSimilarity}
+	query := strings.TrimSpace(in.Query)
+	switch {
+	case utf8.RuneCountInString(query) == 1 && plan.vector == nil:
+		// One character means nothing to rank by: the memories containing
+		// it, listed, as the platform's plugin answers.
+		plan.substring = query
+	case len(in.Words) > 0:
 		plan.tsquery = tsqueryText(in.Words)
 		if plan.vector == nil {
-			vecs, err := s.embed.Embed(r.Context(), []string{in.Query})
+			vecs, err := s.embed.Embed(ctx, []string{in.Query})
 			if err != nil {
 				// Recall still answers from the full-text list: better
 				// than failing the agent's whole turn.
 				s.log.Warn("search without the vector list", zap.Error(err))
 			} else {
 				plan.vector = vecs[0]
+				if h, ok := s.embed.(hashEmbedder); ok {
+					plan.similarity = func(content string) float64 { return h.similarity(in.Query, content) }
+				}
 			}
 		}
 	}
-	ms, err := s.store.search(r.Context(), s.store.pool, plan)
-	if ms == nil {
-		ms = []memory{}
-	}
-	return http.StatusOK, memoriesAnswer{ms}, err
+	return plan
 }
 
 func (s *Service) deleteMemory(r *http.Request, body []byte) (int, any, error) {
