@@ -17,6 +17,9 @@ type healthAnswer struct {
 	Status       string   `json:"status"`
 	Version      string   `json:"version"`
 	Capabilities []string `json:"capabilities"`
+	// Adoption is there while this process adopts the platform plugin's
+	// tables, and after, with state "done" (see FinishAdoption).
+	Adoption *AdoptionStatus `json:"adoption,omitempty"`
 }
 
 func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
@@ -24,9 +27,9 @@ func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
 	defer cancel()
 	if err := s.store.ping(ctx); err != nil {
 		s.log.Warn("health check: database does not answer", zap.Error(err))
-		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities}, nil
+		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities, s.adopt.status.Load()}, nil
 	}
-	return http.StatusOK, healthAnswer{"ok", Version, capabilities}, nil
+	return http.StatusOK, healthAnswer{"ok", Version, capabilities, s.adopt.status.Load()}, nil
 }
 
 // pathNamespace returns the {name} of the path, validated.

@@ -155,8 +155,6 @@ func TestAStoredNonObjectIsServedAsNull(t *testing.T) {
 	c.commit(ws, "a healthy neighbour", map[string]any{"propagation": json.RawMessage(`{"ok":true}`)})
 	conn := pgtest.Connect(t, dbURL)
 	_, err := conn.Exec(context.Background(), `
-		ALTER TABLE memory_plugin.memory_records DROP CONSTRAINT IF EXISTS memory_records_propagation_object;
-		ALTER TABLE memory_plugin.memory_namespaces DROP CONSTRAINT IF EXISTS memory_namespaces_metadata_object;
 		UPDATE memory_plugin.memory_records SET propagation = '[1,2]' WHERE id = '`+id+`';
 		UPDATE memory_plugin.memory_namespaces SET metadata = '"a string"'`)
 	if err != nil {

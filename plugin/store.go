@@ -41,6 +41,9 @@ DO $$ BEGIN IF current_setting('synchronous_commit') = 'off' THEN SET synchronou
 
 func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, error) {
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, withPgvectorOnPath, false); err != nil {
+			return fmt.Errorf("finding pgvector's schema: %w", err)
+		}
 		if err := pgxvector.RegisterTypes(ctx, conn); err != nil {
 			return fmt.Errorf("registering pgvector types: %w", err)
 		}

@@ -127,6 +127,18 @@ func serve(stderr io.Writer) error {
 	if err := healthgate.Notify("READY=1"); err != nil {
 		log.Warn("could not tell the supervisor we are ready", zap.Error(err))
 	}
+	// Adopted tables of the platform's plugin are embedded and indexed
+	// after the plugin serves; a stop interrupts it and the next boot
+	// resumes it.
+	adoptCtx, stopAdoption := context.WithCancel(context.Background())
+	adopted := make(chan struct{})
+	go func() {
+		defer close(adopted)
+		if err := svc.FinishAdoption(adoptCtx); err != nil && adoptCtx.Err() == nil {
+			log.Error("adoption of the platform plugin's tables stopped; the next boot resumes it", zap.Error(err))
+		}
+	}()
+	defer func() { stopAdoption(); <-adopted }()
 
 	select {
 	case err := <-served:
