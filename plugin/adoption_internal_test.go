@@ -332,3 +332,48 @@ func (c *httpClient) search(req map[string]any) []memory {
 	}
 	return answer.Memories
 }
+
+// BenchmarkAdoption measures adopting the platform plugin's tables holding
+// 100,000 memories (10% with 1536-d vectors): the boot, until /v1/health
+// answers ok, and the background job, until every memory is embedded and
+// indexed. The anchor is a boot on an empty database in the same run.
+//
+// Run: go test -run '^$' -bench Adoption -benchtime 1x -timeout 30m ./plugin
+func BenchmarkAdoption(b *testing.B) {
+	ctx := context.Background()
+	const n = 100_000
+	for b.Loop() {
+		start := time.Now()
+		anchor, err := Open(ctx, Config{DatabaseURL: pgtest.New(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		emptyBoot := time.Since(start)
+		anchor.Close()
+
+		dbURL := pgtest.New(b)
+		loadPlatformFixture(b, dbURL, "memory_plugin", n)
+		start = time.Now()
+		svc, err := Open(ctx, Config{DatabaseURL: dbURL})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(svc.Handler())
+		resp, err := http.Get(srv.URL + "/v1/health")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("health: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		healthy := time.Since(start)
+		start = time.Now()
+		if err := svc.FinishAdoption(ctx); err != nil {
+			b.Fatal(err)
+		}
+		finished := time.Since(start)
+		srv.Close()
+		svc.Close()
+		b.ReportMetric(emptyBoot.Seconds(), "empty-boot-s")
+		b.ReportMetric(healthy.Seconds(), "adopting-boot-to-healthy-s")
+		b.ReportMetric(finished.Seconds(), "healthy-to-fully-embedded-and-indexed-s")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,39 +14,9 @@ import (
 	pgxvector "github.com/pgvector/pgvector-go/pgx"
 )
 
-// platformSchema is what the platform's plugin (memory-plugin-postgres) runs
-// at every boot, as docs/platform-plugin-tables.md describes it, with
-// search_path memory_plugin,public. {{vector_schema}} is where pgvector is
-// installed.
-const platformSchema = `
-CREATE SCHEMA IF NOT EXISTS memory_plugin;
-CREATE EXTENSION IF NOT EXISTS vector SCHEMA {{vector_schema}};
-SET search_path = memory_plugin, public;
-CREATE TABLE IF NOT EXISTS memory_namespaces (
-    name       text PRIMARY KEY,
-    kind       text NOT NULL,
-    expires_at timestamptz,
-    metadata   jsonb,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS memory_records (
-    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    namespace   text NOT NULL REFERENCES memory_namespaces(name) ON DELETE CASCADE,
-    content     text NOT NULL,
-    kind        text NOT NULL,
-    source      text NOT NULL,
-    expires_at  timestamptz,
-    propagation jsonb,
-    pin         boolean NOT NULL DEFAULT false,
-    embedding   vector(1536),
-    content_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS idx_memory_records_namespace ON memory_records (namespace);
-CREATE INDEX IF NOT EXISTS idx_memory_records_fts ON memory_records USING GIN (content_tsv);
-CREATE INDEX IF NOT EXISTS idx_memory_records_embedding ON memory_records USING ivfflat (embedding) WHERE embedding IS NOT NULL;
-CREATE INDEX IF NOT EXISTS idx_memory_records_expires ON memory_records (expires_at) WHERE expires_at IS NOT NULL;
-`
+// platformSchemaFile holds the platform plugin's DDL; {{vector_schema}} is
+// where pgvector is installed.
+const platformSchemaFile = "testdata/platform-plugin.sql"
 
 // platformNamespaces of the fixture: every kind, metadata objects, a
 // namespace without metadata, and one whose metadata some writer made an
@@ -79,7 +50,11 @@ func loadPlatformFixture(t testing.TB, dbURL, vectorSchema string, n int) []plat
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, strings.ReplaceAll(platformSchema, "{{vector_schema}}", vectorSchema)); err != nil {
+	ddl, err := os.ReadFile(platformSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, strings.ReplaceAll(string(ddl), "{{vector_schema}}", vectorSchema)); err != nil {
 		t.Fatalf("creating the platform's tables: %v", err)
 	}
 	if err := pgxvector.RegisterTypes(ctx, conn); err != nil {
