@@ -177,9 +177,11 @@ func help() string {
 	var b strings.Builder
 	b.WriteString(`memory-plugin serves the memory plugin HTTP API v1 (and the batch, lookup,
 created_at and metadata extensions) on PostgreSQL with pgvector. At start it
-creates pgvector if it is missing, migrates its schema under an advisory lock,
-listens, and sends READY=1 to $NOTIFY_SOCKET. SIGTERM or SIGINT stop it
-gracefully within 10 s.
+creates pgvector if it is missing, migrates its schema under an advisory lock
+(adopting in place the tables of the platform's plugin when it finds them),
+listens, and sends READY=1 to $NOTIFY_SOCKET; an adoption's embedding and
+indexing then run in the background (progress in /v1/health "adoption").
+SIGTERM or SIGINT stop it gracefully within 10 s.
 
 Environment:
 `)
