@@ -104,3 +104,20 @@ func (l Lookup) Int(name string, def, min, max int) (int, error) {
 	}
 	return n, nil
 }
+
+// Float accepts a decimal number from min to max; unset or empty means def.
+func (l Lookup) Float(name string, def, min, max float64) (float64, error) {
+	v, ok := l(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	accepted := fmt.Sprintf("a decimal number from %g to %g, such as %g", min, max, def)
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return 0, &Error{Name: name, Value: v, Accepted: accepted}
+	}
+	if !(f >= min && f <= max) { // NaN too
+		return 0, &Error{Name: name, Value: v, Reason: "out of range", Accepted: accepted}
+	}
+	return f, nil
+}

@@ -85,6 +85,34 @@ func TestInt(t *testing.T) {
 	}
 }
 
+func TestFloat(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    float64
+		wantErr string
+	}{
+		{name: "unset means the default", value: "", want: 0.25},
+		{name: "a decimal in range is read", value: "0.4", want: 0.4},
+		{name: "surrounding spaces are ignored", value: " 1 ", want: 1},
+		{name: "the bounds are accepted", value: "0", want: 0},
+		{name: "a word is rejected, naming the accepted range", value: "high", wantErr: `X="high" is invalid; accepted: a decimal number from 0 to 1, such as 0.25`},
+		{name: "below the range is rejected", value: "-0.1", wantErr: `X="-0.1" is invalid: out of range; accepted: a decimal number from 0 to 1`},
+		{name: "above the range is rejected", value: "1.5", wantErr: "out of range"},
+		{name: "NaN is rejected", value: "NaN", wantErr: "out of range"},
+		{name: "a percentage is rejected", value: "25%", wantErr: "is invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Map(map[string]string{"X": tt.value}).Float("X", 0.25, 0, 1)
+			checkErr(t, err, tt.wantErr)
+			if err == nil && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
 	if want == "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -277,4 +278,80 @@ func recallAt10(b testing.TB, svc *Service, nsNames []string, c *corpus) float64
 		total += 10
 	}
 	return float64(hits) / float64(total)
+}
+
+// BenchmarkRelevanceFloor measures, on 10,000 real memories, what the
+// relevance floor (MEMORY_PLUGIN_MIN_SIMILARITY) does to known-item recall
+// and to queries nothing relates to, through the search the handler runs:
+//   - known item: the query is 3 to 5 consecutive words of one memory, and it
+//     counts when that memory is in the top 10 (300 queries);
+//   - unrelated: 200 queries of made-up words, and 10 English questions about
+//     things the corpus never mentions; they count when nothing comes back.
+//
+// Run: go test -run '^$' -bench RelevanceFloor -benchtime 1x ./plugin
+func BenchmarkRelevanceFloor(b *testing.B) {
+	c := loadCorpus(b, 10_000)
+	svc, _ := benchService(b, DefaultEmbeddingDim)
+	nsNames := fixture(b, svc, c, 10_000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type known struct{ query, content string }
+	var knowns []known
+	for i := range 300 {
+		m := c.memories[(i*37)%10_000]
+		w := strings.Fields(m)
+		k := 3 + i%3
+		st := rng.IntN(len(w) - k + 1)
+		knowns = append(knowns, known{strings.Join(w[st:st+k], " "), m})
+	}
+	var unrelated []string
+	for range 200 {
+		var ws []string
+		for range 1 + rng.IntN(3) {
+			w := make([]byte, 4+rng.IntN(6))
+			for j := range w {
+				w[j] = byte('a' + rng.IntN(26))
+			}
+			ws = append(ws, string(w))
+		}
+		unrelated = append(unrelated, strings.Join(ws, " "))
+	}
+	english := []string{"zebra", "banana bread recipe", "who won the football world cup", "giraffes eat acacia leaves",
+		"my grandmother's birthday party", "the weather in paris", "zebra crossing", "how tall is mount everest",
+		"favourite pizza topping", "a poem about the ocean"}
+	ctx := context.Background()
+	search := func(floor float64, q string) []memory {
+		svc.cfg.MinSimilarity = &floor
+		p := svc.plan(ctx, searchInput{Namespaces: nsNames, Words: strings.Fields(q), Limit: 10, Query: q})
+		ms, err := svc.store.search(ctx, svc.store.pool, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return ms
+	}
+	for _, floor := range []float64{0, 0.15, 0.25, 0.35} {
+		b.Run(fmt.Sprintf("floor=%.2f", floor), func(b *testing.B) {
+			for b.Loop() {
+				found := 0
+				for _, k := range knowns {
+					if slices.ContainsFunc(search(floor, k.query), func(m memory) bool { return m.Content == k.content }) {
+						found++
+					}
+				}
+				emptyNonsense, emptyEnglish := 0, 0
+				for _, q := range unrelated {
+					if len(search(floor, q)) == 0 {
+						emptyNonsense++
+					}
+				}
+				for _, q := range english {
+					if len(search(floor, q)) == 0 {
+						emptyEnglish++
+					}
+				}
+				b.ReportMetric(float64(found)/float64(len(knowns)), "known-item-recall@10")
+				b.ReportMetric(float64(emptyNonsense)/float64(len(unrelated)), "nonsense-empty")
+				b.ReportMetric(float64(emptyEnglish)/float64(len(english)), "english-unrelated-empty")
+			}
+		})
+	}
 }

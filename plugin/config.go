@@ -25,6 +25,7 @@ const (
 	EnvEmbeddingModel   = "MEMORY_PLUGIN_EMBEDDING_MODEL"
 	EnvEmbeddingAPIKey  = "MEMORY_PLUGIN_EMBEDDING_API_KEY"
 	EnvEmbeddingTimeout = "MEMORY_PLUGIN_EMBEDDING_TIMEOUT"
+	EnvMinSimilarity    = "MEMORY_PLUGIN_MIN_SIMILARITY"
 )
 
 // Defaults of the configuration.
@@ -33,6 +34,11 @@ const (
 	DefaultSchema           = "memory_plugin"
 	DefaultEmbeddingDim     = 256
 	DefaultEmbeddingTimeout = 1500 * time.Millisecond
+	// DefaultMinSimilarity is the relevance floor of the vector list, chosen
+	// by measurement with the built-in embedder (docs/benchmarks.md): above
+	// what a nonsense query reaches against 10,000 real memories, below what
+	// a fragment of a memory reaches against that memory in all but 1%.
+	DefaultMinSimilarity = 0.25
 	// MaxEmbeddingDim is the largest dimension pgvector's HNSW index accepts.
 	MaxEmbeddingDim = 2000
 	minTokenLen     = 16
@@ -53,6 +59,7 @@ var EnvVars = []EnvVar{
 	{EnvEmbeddingModel, "(required with the URL)", "model name sent to the embeddings API; its output dimension must equal " + EnvEmbeddingDim},
 	{EnvEmbeddingAPIKey, "(unset)", "bearer key for the embeddings API"},
 	{EnvEmbeddingTimeout, DefaultEmbeddingTimeout.String(), "bound on one embeddings API call; a write that needs an embedding answers 503 when it is exceeded"},
+	{EnvMinSimilarity, fmt.Sprint(DefaultMinSimilarity), "relevance floor of recall (0..1): a vector neighbour less similar to the query is not returned (built-in embedder: similarity of the texts' words and trigrams; a provider: cosine similarity); 0 keeps every neighbour"},
 }
 
 // Config configures a Service. The zero value of every field but DatabaseURL
@@ -72,6 +79,9 @@ type Config struct {
 	EmbeddingModel   string
 	EmbeddingAPIKey  string
 	EmbeddingTimeout time.Duration
+	// MinSimilarity is the relevance floor of recall (see EnvMinSimilarity);
+	// nil means DefaultMinSimilarity.
+	MinSimilarity *float64
 	// Logger receives the access log and errors; nil discards them.
 	Logger *zap.Logger
 }
@@ -98,6 +108,11 @@ func ConfigFromEnv(env envvar.Lookup) (Config, error) {
 	if c.EmbeddingTimeout, err = env.Duration(EnvEmbeddingTimeout, DefaultEmbeddingTimeout); err != nil {
 		return Config{}, err
 	}
+	minSim, err := env.Float(EnvMinSimilarity, DefaultMinSimilarity, 0, 1)
+	if err != nil {
+		return Config{}, err
+	}
+	c.MinSimilarity = &minSim
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
@@ -120,6 +135,10 @@ func (c Config) withDefaults() Config {
 	if c.EmbeddingTimeout == 0 {
 		c.EmbeddingTimeout = DefaultEmbeddingTimeout
 	}
+	if c.MinSimilarity == nil {
+		d := DefaultMinSimilarity
+		c.MinSimilarity = &d
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -140,6 +159,9 @@ func (c Config) validate() error {
 	}
 	if c.EmbeddingDim < 1 || c.EmbeddingDim > MaxEmbeddingDim {
 		return &envvar.Error{Name: EnvEmbeddingDim, Value: fmt.Sprint(c.EmbeddingDim), Reason: "out of range", Accepted: fmt.Sprintf("a whole number from 1 to %d", MaxEmbeddingDim)}
+	}
+	if f := *c.MinSimilarity; !(f >= 0 && f <= 1) {
+		return &envvar.Error{Name: EnvMinSimilarity, Value: fmt.Sprint(f), Reason: "out of range", Accepted: "a decimal number from 0 to 1"}
 	}
 	if c.EmbeddingURL != "" {
 		u, err := url.Parse(c.EmbeddingURL)

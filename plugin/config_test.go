@@ -57,6 +57,18 @@ func TestConfigFromEnv(t *testing.T) {
 			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_EMBEDDING_URL": "http://emb:8080/v1"}, wantErr: "MEMORY_PLUGIN_EMBEDDING_MODEL"},
 		{name: "a provider URL that is not http is an error",
 			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_EMBEDDING_URL": "emb:8080", "MEMORY_PLUGIN_EMBEDDING_MODEL": "m"}, wantErr: "MEMORY_PLUGIN_EMBEDDING_URL"},
+		{name: "the relevance floor is read",
+			env:   map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_MIN_SIMILARITY": "0.4"},
+			check: func(c plugin.Config) bool { return c.MinSimilarity != nil && *c.MinSimilarity == 0.4 }},
+		{name: "the relevance floor defaults to 0.25",
+			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db},
+			check: func(c plugin.Config) bool {
+				return c.MinSimilarity != nil && *c.MinSimilarity == plugin.DefaultMinSimilarity
+			}},
+		{name: "a relevance floor above 1 is an error naming the range",
+			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_MIN_SIMILARITY": "25"}, wantErr: "MEMORY_PLUGIN_MIN_SIMILARITY"},
+		{name: "a relevance floor that is not a number is an error",
+			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_MIN_SIMILARITY": "strict"}, wantErr: "from 0 to 1"},
 		{name: "a bad timeout is an error",
 			env: map[string]string{"MEMORY_PLUGIN_DATABASE_URL": db, "MEMORY_PLUGIN_EMBEDDING_TIMEOUT": "2"}, wantErr: "MEMORY_PLUGIN_EMBEDDING_TIMEOUT"},
 		{name: "a short token is refused without echoing it",

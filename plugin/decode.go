@@ -8,16 +8,18 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// Request decoding is strict: a body holds exactly one JSON object of the
-// documented shape. An unknown field, a wrong type, malformed JSON or invalid
-// UTF-8 is a 400 that names the culprit, never a silent default: the contract
-// says clients send exactly these shapes, so anything else is a client bug
-// worth surfacing at once.
+// Request decoding is strict about what it knows: a body holds exactly one
+// JSON object, and a known field of the wrong type, malformed JSON or invalid
+// UTF-8 is a 400 that names the culprit, never a silent default. Fields it does
+// not know are ignored, as the contract asks: the client is versioned
+// separately and may add optional fields, and the platform's own plugin ignores
+// them (Service.serve logs them at debug level, see unknownFields).
 
 // decodeStrict decodes data, which must be one JSON object, into v; what
 // names data in messages ("request body", "item").
@@ -33,7 +35,6 @@ func decodeStrict(data []byte, what string, v any) *apiError {
 		return badRequest(what + " must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
@@ -50,11 +51,6 @@ func decodeStrict(data []byte, what string, v any) *apiError {
 		return badRequest(what + " is not valid JSON: it ends too early")
 	case errors.As(err, &typeErr):
 		return fieldError(typeErr.Field, fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type), typeErr.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		e := badRequest(fmt.Sprintf("unknown field %s; accepted fields: %s", name, strings.Join(jsonFields(v), ", ")))
-		e.Details = map[string]any{"field": strings.Trim(name, `"`)}
-		return e
 	}
 	return badRequest(what + " is not valid: " + err.Error())
 }
@@ -87,6 +83,25 @@ func jsonFields(v any) []string {
 	return names
 }
 
+// unknownFields returns the top-level keys of the JSON object data that the
+// struct v points to has no field for (encoding/json matches names without
+// regard to case, so this does too). Data that is not an object has none.
+func unknownFields(data []byte, v any) []string {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) != nil {
+		return nil
+	}
+	known := jsonFields(v)
+	var out []string
+	for k := range keys {
+		if !slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // isNull tells whether a raw field is absent or JSON null.
 func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
@@ -115,15 +130,30 @@ func parseRawTime(field string, raw json.RawMessage) (*time.Time, *apiError) {
 	return parseTime(field, &s)
 }
 
-// objectOrNull checks a metadata value: a JSON object, or absent/null (nil).
+// objectOrNull checks a metadata or propagation value: a JSON object, or
+// absent/null (nil). The platform's client decodes both into a map, so any
+// other JSON value, once stored, would break every later read of it.
 func objectOrNull(field string, raw json.RawMessage) ([]byte, *apiError) {
 	if isNull(raw) {
 		return nil, nil
 	}
 	if raw[0] != '{' {
-		return nil, fieldError(field, "must be a JSON object or null")
+		return nil, fieldError(field, "must be a JSON object or null, not "+jsonValueKind(raw))
 	}
 	return raw, nil
+}
+
+// jsonValueKind names the kind of a valid JSON value by its first byte.
+func jsonValueKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 func oneOf(field, value string, allowed []string) *apiError {

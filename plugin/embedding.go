@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"hash/fnv"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -36,8 +38,8 @@ func (h hashEmbedder) Embed(_ context.Context, texts []string) ([][]float32, err
 
 const trigramWeight = 0.5
 
-func (h hashEmbedder) embed(text string) []float32 {
-	v := make([]float64, h.dim)
+// features returns the weighted features of text (see hashEmbedder).
+func features(text string) map[string]float64 {
 	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
@@ -54,12 +56,24 @@ func (h hashEmbedder) embed(text string) []float32 {
 			content = strings.Fields(text)
 		}
 	}
+	f := map[string]float64{}
 	for _, w := range content {
-		h.add(v, "w:"+w, 1)
+		f["w:"+w]++
 		r := []rune("^" + w + "$")
 		for i := 0; i+3 <= len(r); i++ {
-			h.add(v, "g:"+string(r[i:i+3]), trigramWeight)
+			f["g:"+string(r[i:i+3])] += trigramWeight
 		}
+	}
+	return f
+}
+
+func (h hashEmbedder) embed(text string) []float32 {
+	v := make([]float64, h.dim)
+	f := features(text)
+	// In a fixed order: float sums depend on it, and the same text must give
+	// the same vector bit for bit.
+	for _, feature := range slices.Sorted(maps.Keys(f)) {
+		h.add(v, feature, f[feature])
 	}
 	var norm float64
 	for _, x := range v {
@@ -71,11 +85,34 @@ func (h hashEmbedder) embed(text string) []float32 {
 		v[0], norm = 1, 1
 	}
 	norm = math.Sqrt(norm)
-	f := make([]float32, h.dim)
+	out := make([]float32, h.dim)
 	for i, x := range v {
-		f[i] = float32(x / norm)
+		out[i] = float32(x / norm)
 	}
-	return f
+	return out
+}
+
+// similarity is the cosine similarity of the two texts' features before
+// hashing. The hashed vectors' cosine approximates it, with noise: in 256
+// buckets a short text's few features collide with some of any other text's,
+// and over thousands of memories the best such accidental match of a query
+// that shares nothing with them reaches 0.3 to 0.5 (docs/benchmarks.md). The
+// relevance floor is therefore applied to this exact value, which is 0 for
+// texts that share no word and no trigram.
+func (hashEmbedder) similarity(query, content string) float64 {
+	q, c := features(query), features(content)
+	var dot, nq, nc float64
+	for k, x := range q {
+		dot += x * c[k]
+		nq += x * x
+	}
+	for _, x := range c {
+		nc += x * x
+	}
+	if nq == 0 || nc == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(nq*nc)
 }
 
 // add hashes feature into a bucket; one hash bit chooses the sign, so that

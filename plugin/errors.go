@@ -37,7 +37,6 @@ func fieldError(field, msg string) *apiError {
 var (
 	errNamespaceNotFound = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "namespace not found"}
 	errMemoryNotFound    = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "memory not found in namespace"}
-	errForeignID         = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "memory id belongs to another namespace"}
 	errNoRoute           = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no route"}
 	errUnauthorized      = &apiError{Status: http.StatusUnauthorized, Code: "forbidden", Message: "missing or wrong bearer token"}
 	errInternal          = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}

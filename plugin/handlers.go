@@ -2,9 +2,10 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -16,6 +17,9 @@ type healthAnswer struct {
 	Status       string   `json:"status"`
 	Version      string   `json:"version"`
 	Capabilities []string `json:"capabilities"`
+	// Adoption is there while this process adopts the platform plugin's
+	// tables, and after, with state "done" (see FinishAdoption).
+	Adoption *AdoptionStatus `json:"adoption,omitempty"`
 }
 
 func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
@@ -23,9 +27,9 @@ func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
 	defer cancel()
 	if err := s.store.ping(ctx); err != nil {
 		s.log.Warn("health check: database does not answer", zap.Error(err))
-		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities}, nil
+		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities, s.adopt.status.Load()}, nil
 	}
-	return http.StatusOK, healthAnswer{"ok", Version, capabilities}, nil
+	return http.StatusOK, healthAnswer{"ok", Version, capabilities, s.adopt.status.Load()}, nil
 }
 
 // pathNamespace returns the {name} of the path, validated.
@@ -129,25 +133,42 @@ func (s *Service) search(r *http.Request, body []byte) (int, any, error) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	plan := searchPlan{namespaces: in.Namespaces, kinds: in.Kinds, limit: in.Limit, vector: in.Embedding}
-	if len(in.Words) > 0 {
+	plan := s.plan(r.Context(), in)
+	ms, err := s.store.search(r.Context(), s.store.pool, plan)
+	if ms == nil {
+		ms = []memory{}
+	}
+	return http.StatusOK, memoriesAnswer{ms}, err
+}
+
+// plan decides what a search runs: a listing, a substring listing (a
+// 1-character query), or hybrid recall with the relevance floor.
+func (s *Service) plan(ctx context.Context, in searchInput) searchPlan {
+	plan := searchPlan{namespaces: in.Namespaces, kinds: in.Kinds, limit: in.Limit, vector: in.Embedding,
+		minSimilarity: *s.cfg.MinSimilarity}
+	query := strings.TrimSpace(in.Query)
+	switch {
+	case utf8.RuneCountInString(query) == 1 && plan.vector == nil:
+		// One character means nothing to rank by: the memories containing
+		// it, listed, as the platform's plugin answers.
+		plan.substring = query
+	case len(in.Words) > 0:
 		plan.tsquery = tsqueryText(in.Words)
 		if plan.vector == nil {
-			vecs, err := s.embed.Embed(r.Context(), []string{in.Query})
+			vecs, err := s.embed.Embed(ctx, []string{in.Query})
 			if err != nil {
 				// Recall still answers from the full-text list: better
 				// than failing the agent's whole turn.
 				s.log.Warn("search without the vector list", zap.Error(err))
 			} else {
 				plan.vector = vecs[0]
+				if h, ok := s.embed.(hashEmbedder); ok {
+					plan.similarity = func(content string) float64 { return h.similarity(in.Query, content) }
+				}
 			}
 		}
 	}
-	ms, err := s.store.search(r.Context(), s.store.pool, plan)
-	if ms == nil {
-		ms = []memory{}
-	}
-	return http.StatusOK, memoriesAnswer{ms}, err
+	return plan
 }
 
 func (s *Service) deleteMemory(r *http.Request, body []byte) (int, any, error) {
@@ -198,17 +219,11 @@ func (s *Service) commitBatch(r *http.Request, body []byte) (int, any, error) {
 		if err := s.embedMissing(r.Context(), ptrs); err != nil {
 			return 0, nil, err
 		}
-		outcomes, err := s.store.commitBatch(r.Context(), valid)
-		if err != nil {
+		if err := s.store.commitBatch(r.Context(), valid); err != nil {
 			return 0, nil, err
 		}
 		for j, in := range valid {
 			i := at[j]
-			var ae *apiError
-			if errors.As(outcomes[j], &ae) {
-				results[i] = batchResult{Index: i, Status: "error", Code: ae.Code, Message: ae.Message}
-				continue
-			}
 			results[i] = batchResult{Index: i, ID: in.ID, Namespace: in.Namespace, Status: "written"}
 		}
 	}

@@ -31,6 +31,9 @@ type endpoint struct {
 	serve    func(r *http.Request, body []byte) (int, any, error)
 	maxBody  int64 // 0: the route takes no body
 	readOnly bool  // GET: HEAD is served too
+	// shape points to the request type, whose fields are the ones known:
+	// others are ignored and logged at debug level.
+	shape any
 }
 
 // Handler returns the HTTP handler of the contract and its extensions.
@@ -41,15 +44,15 @@ func (s *Service) Handler() http.Handler {
 	routes := map[string]map[string]endpoint{
 		"/v1/health": {http.MethodGet: {serve: s.health, readOnly: true}},
 		"/v1/namespaces/{name}": {
-			http.MethodPut:    {serve: s.putNamespace, maxBody: maxBodyBytes},
-			http.MethodPatch:  {serve: s.patchNamespace, maxBody: maxBodyBytes},
+			http.MethodPut:    {serve: s.putNamespace, maxBody: maxBodyBytes, shape: &namespacePut{}},
+			http.MethodPatch:  {serve: s.patchNamespace, maxBody: maxBodyBytes, shape: &namespacePatch{}},
 			http.MethodDelete: {serve: s.deleteNamespace},
 		},
-		"/v1/namespaces/{name}/memories": {http.MethodPost: {serve: s.commitMemory, maxBody: maxBodyBytes}},
-		"/v1/search":                     {http.MethodPost: {serve: s.search, maxBody: maxBodyBytes}},
-		"/v1/memories/{id}":              {http.MethodDelete: {serve: s.deleteMemory, maxBody: maxBodyBytes}},
-		"/v1/memories/batch":             {http.MethodPost: {serve: s.commitBatch, maxBody: maxBatchBodyBytes}},
-		"/v1/memories/lookup":            {http.MethodPost: {serve: s.lookup, maxBody: maxBodyBytes}},
+		"/v1/namespaces/{name}/memories": {http.MethodPost: {serve: s.commitMemory, maxBody: maxBodyBytes, shape: &memoryWrite{}}},
+		"/v1/search":                     {http.MethodPost: {serve: s.search, maxBody: maxBodyBytes, shape: &searchRequest{}}},
+		"/v1/memories/{id}":              {http.MethodDelete: {serve: s.deleteMemory, maxBody: maxBodyBytes, shape: &memoryDelete{}}},
+		"/v1/memories/batch":             {http.MethodPost: {serve: s.commitBatch, maxBody: maxBatchBodyBytes, shape: &batchRequest{}}},
+		"/v1/memories/lookup":            {http.MethodPost: {serve: s.lookup, maxBody: maxBodyBytes, shape: &lookupRequest{}}},
 	}
 	for pattern, methods := range routes {
 		mux.Handle(pattern, s.methods(methods))
@@ -94,6 +97,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, e endpoint) {
 		if body, err = readBody(w, r, e.maxBody); err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if e.shape != nil && s.log.Core().Enabled(zap.DebugLevel) {
+			if unknown := unknownFields(body, e.shape); len(unknown) > 0 {
+				s.log.Debug("ignored unknown request fields", zap.String("method", r.Method),
+					zap.String("path", r.URL.Path), zap.Strings("fields", unknown))
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), dbTimeout)

@@ -18,6 +18,24 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// adoptPlatformSQL replaces migration 1 where the schema already holds the
+// tables of the platform's plugin.
+//
+//go:embed adopt_platform.sql
+var adoptPlatformSQL string
+
+// adoptedName is how migration 1 is recorded when it adopted those tables.
+const adoptedName = "0001_init adopted from memory-plugin-postgres"
+
+// withPgvectorOnPath appends the schema pgvector is installed in to the
+// session's search_path when it is not already on it: the platform's plugin
+// created the extension in its own schema (memory_plugin) or found it in
+// public, and the type and operators are then only found by name through the
+// search_path. is_local: true limits it to the transaction.
+const withPgvectorOnPath = `SELECT set_config('search_path', current_setting('search_path') || ', ' || quote_ident(n.nspname), $1)
+	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+	WHERE e.extname = 'vector' AND NOT (n.nspname = ANY (current_schemas(false)))`
+
 // minPgvector is the first pgvector with iterative index scans, which filtered
 // vector queries need to still return `limit` rows.
 const minPgvector = "0.8.0"
@@ -104,6 +122,9 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, dim int, databa
 	if err := ensurePgvector(ctx, tx, database, log); err != nil {
 		return err
 	}
+	if _, err := tx.Exec(ctx, withPgvectorOnPath, true); err != nil {
+		return fmt.Errorf("migrating %s: finding pgvector's schema: %w", database, err)
+	}
 	q := quoteIdent(schema)
 	var exists bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
@@ -130,6 +151,20 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, dim int, databa
 		applied[v] = true
 	}
 	expand := strings.NewReplacer("{{schema}}", q, "{{dim}}", strconv.Itoa(dim))
+	if !applied[1] {
+		// Tables without our record of creating them are the platform's
+		// plugin's: adopt them instead of failing on CREATE TABLE.
+		var platform bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", q+".memory_records").Scan(&platform); err != nil {
+			return fmt.Errorf("migrating %s: %w", database, err)
+		}
+		if platform {
+			ms[0] = migration{version: 1, name: adoptedName, sql: adoptPlatformSQL}
+			log.Info("adopting the tables of the platform's plugin (memory-plugin-postgres): "+
+				"the boot changes only the catalog; memories are embedded and indexed in the background after it",
+				zap.String("schema", schema))
+		}
+	}
 	for _, m := range ms {
 		if applied[m.version] {
 			continue

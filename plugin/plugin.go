@@ -29,6 +29,7 @@ type Service struct {
 	store *store
 	embed embedder
 	log   *zap.Logger
+	adopt adoption
 }
 
 // Open validates cfg, migrates the database (creating pgvector when it is
@@ -67,6 +68,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("opening a connection pool to %s: %w", database, err)
 	}
 	s := &Service{cfg: cfg, store: st, log: cfg.Logger, embed: hashEmbedder{dim: cfg.EmbeddingDim}}
+	s.adopt.batch = defaultAdoptBatch
 	if cfg.EmbeddingURL != "" {
 		s.embed = newProviderEmbedder(cfg)
 	}

@@ -15,7 +15,6 @@ const (
 	maxContentBytes = 256 << 10 // well under PostgreSQL's 1 MiB tsvector limit
 	maxQueryBytes   = 8 << 10
 	maxQueryWords   = 64
-	maxNamespaces   = 100
 	maxLimit        = 100
 	defaultLimit    = 20
 	maxBatchItems   = 500
@@ -79,11 +78,8 @@ func decodeMemoryWrite(data []byte, ns string, dim int) (memoryInput, *apiError)
 	if err := decodeStrict(data, body, &w); err != nil {
 		return memoryInput{}, err
 	}
-	if w.Namespace != nil {
-		e := badRequest(`unknown field "namespace": the namespace is given by the path`)
-		e.Details = map[string]any{"field": "namespace"}
-		return memoryInput{}, e
-	}
+	// A "namespace" in the body is not part of MemoryWrite: the path names
+	// the namespace, and the field is ignored like any other unknown one.
 	return w.validate(ns, dim)
 }
 
@@ -125,8 +121,8 @@ func (w memoryWrite) validate(ns string, dim int) (memoryInput, *apiError) {
 	if in.CreatedAt, err = parseTime("created_at", w.CreatedAt); err != nil {
 		return in, err
 	}
-	if !isNull(w.Propagation) {
-		in.Propagation = w.Propagation
+	if in.Propagation, err = objectOrNull("propagation", w.Propagation); err != nil {
+		return in, err
 	}
 	if in.Metadata, err = objectOrNull("metadata", w.Metadata); err != nil {
 		return in, err
@@ -202,11 +198,11 @@ func decodeSearch(data []byte, dim int) (searchInput, *apiError) {
 		return searchInput{}, err
 	}
 	in := searchInput{Namespaces: r.Namespaces, Kinds: r.Kinds, Limit: r.Limit, Query: r.Query}
-	switch {
-	case len(r.Namespaces) == 0:
+	// No upper bound on the count: the workspace server's admin export sends
+	// every namespace of an organisation in one search, and the body size
+	// limit bounds the list.
+	if len(r.Namespaces) == 0 {
 		return in, badRequest("namespaces is empty")
-	case len(r.Namespaces) > maxNamespaces:
-		return in, fieldError("namespaces", fmt.Sprintf("has %d names; at most %d are allowed", len(r.Namespaces), maxNamespaces))
 	}
 	for i, ns := range r.Namespaces {
 		if err := checkNamespaceField(fmt.Sprintf("namespaces[%d]", i), ns); err != nil {

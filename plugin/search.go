@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -16,8 +17,8 @@ import (
 // one of them, and neither list's raw scale matters. Pinned memories come
 // first whatever their score (a pinned memory no list found scores 0). Without
 // query text and embedding there is nothing to rank by relevance: memories come
-// most recent first (pinned first) and score is 1/(rrfK + position), the value
-// RRF would give that position in a single list.
+// pinned first, then most recent first, and score is null, as the contract
+// says.
 const rrfK = 60
 
 // defaultExactScanMax is the most memories the searched namespaces may hold
@@ -36,6 +37,14 @@ type searchPlan struct {
 	limit      int
 	vector     []float32 // nil: no vector list
 	tsquery    string    // "": no full-text list
+	substring  string    // a 1-character query: listed memories containing it
+	// minSimilarity is the relevance floor of the vector list: a neighbour
+	// less similar than this is not related to the query and is dropped.
+	minSimilarity float64
+	// similarity, when set, measures a neighbour's similarity to the query
+	// from its content instead of as 1 - cosine distance (the built-in
+	// embedder's exact measure, see hashEmbedder.similarity).
+	similarity func(content string) float64
 }
 
 // candidates is how deep each list is read before fusion.
@@ -90,6 +99,10 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	if len(p.kinds) > 0 {
 		filter += " AND r.kind = ANY(" + param(p.kinds) + ")"
 	}
+	if p.substring != "" {
+		filter += " AND strpos(lower(r.content), lower(" + param(p.substring) + ")) > 0"
+	}
+	filterArgs := args // what filter refers to
 	limit := param(p.limit)
 
 	if p.vector == nil && p.tsquery == "" {
@@ -98,32 +111,20 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		if err != nil {
 			return nil, err
 		}
-		ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
-		for i := range ms {
-			score := 1.0 / float64(rrfK+i+1)
-			ms[i].Score = &score
-		}
-		return ms, err
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
 	}
 
 	var ctes, lists []string
-	k := param(p.candidates())
 	if p.vector != nil {
-		v := param(pgvector.NewVector(p.vector))
-		order := "r.embedding <=> " + v // what the HNSW index serves
-		if size <= s.exactScanMax {
-			order = "(" + order + ") + 0" // what it cannot: exact
+		related, err := s.neighbours(ctx, q, p, filter, size, filterArgs)
+		if err != nil {
+			return nil, err
 		}
-		// MATERIALIZED keeps the vector scan (with its LIMIT) a query of its
-		// own; relaxed_order iterative scans may return rows slightly out of
-		// order, so the rank is taken from the exact distance.
-		ctes = append(ctes, `vec AS MATERIALIZED (
-			SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-			WHERE `+filter+` ORDER BY `+order+` LIMIT `+k+`)`,
-			`vec_ranked AS (SELECT id, row_number() OVER (ORDER BY dist, id) AS rank FROM vec)`)
+		ctes = append(ctes, `vec_ranked AS (SELECT id, rank FROM unnest(`+param(related)+`::uuid[]) WITH ORDINALITY AS v (id, rank))`)
 		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM vec_ranked", rrfK))
 	}
 	if p.tsquery != "" {
+		k := param(p.candidates())
 		// Ranked with a top-k sort, then numbered.
 		ctes = append(ctes, `fts AS (
 			SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
@@ -132,16 +133,64 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 				WHERE `+filter+` AND r.content_tsv @@ query ORDER BY tr DESC, r.id LIMIT `+k+`) top)`)
 		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
 	}
-	ctes = append(ctes, `pinned AS (SELECT r.id FROM `+s.recs+` r WHERE `+filter+
-		` AND r.pin ORDER BY r.created_at DESC, r.id LIMIT `+limit+`)`)
-	lists = append(lists, "SELECT id, 0 AS s FROM pinned")
+	// Pinned memories come first among the related ones; an unrelated
+	// pinned memory is not brought in (a query nothing relates to returns
+	// nothing).
 	ctes = append(ctes, `fused AS (SELECT id, sum(s) AS score FROM (`+strings.Join(lists, " UNION ALL ")+`) c GROUP BY id)`)
 
 	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
-		"\nSELECT "+memoryColumns+", f.score::float8 FROM fused f JOIN "+s.recs+" r ON r.id = f.id"+
+		"\nSELECT "+memoryColumns+", f.score::float8 FROM fused f JOIN "+s.recs+" r ON r.id = f.id WHERE "+filter+
 		" ORDER BY r.pin DESC, f.score DESC, r.created_at DESC, r.id LIMIT "+limit, args...)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, true) })
+}
+
+// neighbours returns the ids of the vector list, nearest first, keeping only
+// those at least p.minSimilarity similar to the query. The floor is applied
+// to the nearest candidates after the LIMIT rather than in the WHERE clause:
+// as a filter it would make an HNSW iterative scan of a query nothing relates
+// to walk max_scan_tuples rows looking for matches that do not exist.
+func (s *store) neighbours(ctx context.Context, q querier, p searchPlan, filter string, size int, args []any) ([]string, error) {
+	args = append(args[:len(args):len(args)], pgvector.NewVector(p.vector), p.candidates())
+	v, k := fmt.Sprintf("$%d", len(args)-1), fmt.Sprintf("$%d", len(args))
+	order := "r.embedding <=> " + v // what the HNSW index serves
+	if size <= s.exactScanMax {
+		order = "(" + order + ") + 0" // what it cannot: exact
+	}
+	// relaxed_order iterative scans may return rows slightly out of order,
+	// so the rank is taken from the exact distance.
+	rows, err := q.Query(ctx, `SELECT id, content, dist FROM (
+			SELECT r.id, r.content, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
+			WHERE `+filter+` AND r.embedding IS NOT NULL ORDER BY `+order+` LIMIT `+k+`) c
+		ORDER BY dist, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	type neighbour struct {
+		id  string
+		sim float64
+	}
+	var kept []neighbour
+	var id, content string
+	var dist float64
+	_, err = pgx.ForEachRow(rows, []any{&id, &content, &dist}, func() error {
+		sim := 1 - dist
+		if p.similarity != nil {
+			sim = p.similarity(content)
+		}
+		if p.minSimilarity <= 0 || sim >= p.minSimilarity { // 0: the floor is off
+
+			kept = append(kept, neighbour{id, sim})
+		}
+		return nil
+	})
+	// The exact measure ranks too: it is what the hashed distance estimates.
+	sort.SliceStable(kept, func(i, j int) bool { return kept[i].sim > kept[j].sim })
+	related := make([]string, len(kept))
+	for i, n := range kept {
+		related[i] = n.id
+	}
+	return related, err
 }

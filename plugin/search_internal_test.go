@@ -47,7 +47,7 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 				items[i].Namespace = "workspace:few"
 			}
 		}
-		if _, err := svc.store.commitBatch(ctx, items); err != nil {
+		if err := svc.store.commitBatch(ctx, items); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -67,20 +67,29 @@ func TestExpiredMemoriesNeverComeBack(t *testing.T) {
 	}
 }
 
-func TestPinnedMemoriesRankFirst(t *testing.T) {
+func TestPinnedMemoriesRankFirstAmongWhatIsRelated(t *testing.T) {
 	c := start(t, plugin.Config{})
 	c.commit(ws, "the deploy runs every friday at noon", nil)
 	c.commit(ws, "the deploy pipeline lives in ci/deploy.yaml", nil)
-	pinned := c.commit(ws, "never page Alice before 9am", map[string]any{"pin": true})
-	for _, req := range []map[string]any{
-		{"namespaces": []string{ws}, "query": "deploy friday"},
-		{"namespaces": []string{ws}},
-	} {
-		got := c.search(req)
+	pinned := c.commit(ws, "the deploy is frozen over the holidays", map[string]any{"pin": true})
+	unrelated := c.commit(ws, "never page Alice before 9am", map[string]any{"pin": true})
+	t.Run("a query puts the related pinned memory first and leaves the unrelated one out", func(t *testing.T) {
+		got := c.search(map[string]any{"namespaces": []string{ws}, "query": "deploy friday"})
 		if len(got) != 3 || got[0].ID != pinned {
-			t.Fatalf("search %v = %v; want the pinned memory first of 3", req, contents(got))
+			t.Fatalf("got %v; want the related pinned memory first of 3", contents(got))
 		}
-	}
+		for _, m := range got {
+			if m.ID == unrelated {
+				t.Fatalf("the unrelated pinned memory came back: %v", contents(got))
+			}
+		}
+	})
+	t.Run("a listing puts every pinned memory first", func(t *testing.T) {
+		got := c.search(map[string]any{"namespaces": []string{ws}})
+		if len(got) != 4 || !got[0].Pin || !got[1].Pin || got[2].Pin {
+			t.Fatalf("got %v; want the 2 pinned memories first of 4", contents(got))
+		}
+	})
 }
 
 func TestEveryResultHasAScoreThatFollowsTheOrder(t *testing.T) {
@@ -89,12 +98,16 @@ func TestEveryResultHasAScoreThatFollowsTheOrder(t *testing.T) {
 	for i := range 5 {
 		c.commit(ws, fmt.Sprintf("note number %d about the build", i), map[string]any{"created_at": base.Add(time.Duration(i) * time.Hour).Format(time.RFC3339)})
 	}
-	t.Run("without query and embedding the newest come first", func(t *testing.T) {
+	t.Run("without query and embedding the newest come first with a null score", func(t *testing.T) {
 		got := c.search(map[string]any{"namespaces": []string{ws}, "limit": 3})
 		if len(got) != 3 || got[0].Content != "note number 4 about the build" || got[2].Content != "note number 2 about the build" {
 			t.Fatalf("recency order = %v", contents(got))
 		}
-		checkScores(t, got)
+		for i, m := range got {
+			if m.Score != nil {
+				t.Fatalf("listed memory %d has score %v; want null", i, *m.Score)
+			}
+		}
 	})
 	t.Run("with a query scores are RRF scores, highest first", func(t *testing.T) {
 		got := c.search(map[string]any{"namespaces": []string{ws}, "query": "note number 3"})
@@ -174,7 +187,10 @@ func TestAHybridQueryFindsAnExactKeywordAndANearDuplicatePhrasing(t *testing.T) 
 // filter over an HNSW scan would otherwise stop after ef_search candidates.
 func TestAFilteredVectorSearchStillReturnsLimitResults(t *testing.T) {
 	const dim = 32
-	c := start(t, plugin.Config{EmbeddingDim: dim})
+	// Random vectors are unrelated to each other: with the relevance floor
+	// off, every neighbour counts, which is what this test is about.
+	noFloor := 0.0
+	c := start(t, plugin.Config{EmbeddingDim: dim, MinSimilarity: &noFloor})
 	rng := rand.New(rand.NewPCG(1, 2))
 	vec := func() []float64 {
 		v := make([]float64, dim)

@@ -41,6 +41,9 @@ DO $$ BEGIN IF current_setting('synchronous_commit') = 'off' THEN SET synchronou
 
 func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, error) {
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, withPgvectorOnPath, false); err != nil {
+			return fmt.Errorf("finding pgvector's schema: %w", err)
+		}
 		if err := pgxvector.RegisterTypes(ctx, conn); err != nil {
 			return fmt.Errorf("registering pgvector types: %w", err)
 		}
@@ -60,7 +63,14 @@ func (s *store) ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-const namespaceColumns = "name, kind, expires_at, metadata, created_at, updated_at"
+// A stored metadata or propagation that is not a JSON object (a row written
+// before the plugin checked, e.g. by the platform's plugin, whose columns took
+// any JSON) is served as null: the platform's client decodes these fields into
+// a map and would fail on the whole answer. The row itself is left as it is.
+const (
+	namespaceColumns   = "name, kind, expires_at, " + objectOnlyMetadata + ", created_at, updated_at"
+	objectOnlyMetadata = "CASE WHEN json_typeof(metadata::json) = 'object' THEN metadata::json END"
+)
 
 func scanNamespace(row pgx.Row) (namespace, error) {
 	var n namespace
@@ -102,19 +112,18 @@ func (s *store) deleteNamespace(ctx context.Context, name string) error {
 	return err
 }
 
-// upsertSQL writes a memory, updating it in place when its id exists in the
-// same namespace. A row with that id in another namespace is left alone and
-// nothing is returned, which the callers turn into 403.
+// upsertSQL writes a memory, updating it in place when its id exists. The row
+// takes the request's namespace: the platform's plugin moves a memory whose id
+// lives in another namespace, re-mapped ids and its idempotency test rely on
+// it, and access control is the workspace server's job.
 func (s *store) upsertSQL() string {
 	return `INSERT INTO ` + s.recs + ` AS r
 		(id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()))
-		ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, kind = EXCLUDED.kind,
+		ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace, content = EXCLUDED.content, kind = EXCLUDED.kind,
 			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
 			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
-			created_at = COALESCE($11, r.created_at), updated_at = now()
-		WHERE r.namespace = EXCLUDED.namespace
-		RETURNING r.id`
+			created_at = COALESCE($11, r.created_at), updated_at = now()`
 }
 
 func upsertArgs(in memoryInput) []any {
@@ -123,26 +132,18 @@ func upsertArgs(in memoryInput) []any {
 }
 
 // commit writes one memory, creating its namespace (kind from the prefix) when
-// it does not exist yet; one statement, so one round trip. The namespace is
-// not created for a write that will be refused as foreign.
+// it does not exist yet; one statement, so one round trip.
 func (s *store) commit(ctx context.Context, in memoryInput) error {
 	args := append(upsertArgs(in), kindFromPrefix(in.Namespace))
-	var id string
-	err := s.pool.QueryRow(ctx, `WITH ensure_namespace AS (
-			INSERT INTO `+s.ns+` (name, kind)
-			SELECT $2, $12 WHERE NOT EXISTS (SELECT 1 FROM `+s.recs+` WHERE id = $1 AND namespace <> $2)
-			ON CONFLICT (name) DO NOTHING)
-		`+s.upsertSQL(), args...).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errForeignID
-	}
+	_, err := s.pool.Exec(ctx, `WITH ensure_namespace AS (
+			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING)
+		`+s.upsertSQL(), args...)
 	return err
 }
 
-// commitBatch writes the items in one transaction and returns, per item, nil
-// or errForeignID. Any other error means nothing was written.
-func (s *store) commitBatch(ctx context.Context, items []memoryInput) ([]error, error) {
-	results := make([]error, len(items))
+// commitBatch writes the items in one transaction: all of them, or none when
+// it returns an error.
+func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 	// Statements go in id order (stable, so that a repeated id keeps request
 	// order and the last write wins), and namespaces in name order: concurrent
 	// batches then take row locks in one order and cannot deadlock.
@@ -165,7 +166,7 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) ([]error, 
 		nsKinds[i] = kinds[n]
 	}
 
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
 		batch.Queue(`INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
 			ORDER BY 1 ON CONFLICT (name) DO NOTHING`, names, nsKinds)
@@ -173,28 +174,8 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) ([]error, 
 		for _, i := range order {
 			batch.Queue(upsert, upsertArgs(items[i])...)
 		}
-		br := tx.SendBatch(ctx, batch)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		for _, i := range order {
-			var id string
-			err := br.QueryRow().Scan(&id)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				results[i] = errForeignID
-			case err != nil:
-				br.Close()
-				return err
-			}
-		}
-		return br.Close()
+		return tx.SendBatch(ctx, batch).Close()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return results, nil
 }
 
 func (s *store) deleteMemory(ctx context.Context, id, ns string) error {
@@ -212,7 +193,10 @@ func (s *store) live(alias string) string {
 		SELECT 1 FROM ` + s.ns + ` n WHERE n.name = ` + alias + `.namespace AND n.expires_at <= now())`
 }
 
-const memoryColumns = "r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin, r.metadata, r.created_at"
+// memoryColumns are what scanMemory reads; see namespaceColumns for the CASEs.
+const memoryColumns = "r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, " +
+	"CASE WHEN json_typeof(r.propagation::json) = 'object' THEN r.propagation::json END, r.pin, " +
+	"CASE WHEN json_typeof(r.metadata::json) = 'object' THEN r.metadata::json END, r.created_at"
 
 // scanMemory reads memoryColumns and then, withScore, a score.
 func scanMemory(row pgx.Row, withScore bool) (memory, error) {

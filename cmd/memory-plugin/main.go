@@ -127,6 +127,18 @@ func serve(stderr io.Writer) error {
 	if err := healthgate.Notify("READY=1"); err != nil {
 		log.Warn("could not tell the supervisor we are ready", zap.Error(err))
 	}
+	// Adopted tables of the platform's plugin are embedded and indexed
+	// after the plugin serves; a stop interrupts it and the next boot
+	// resumes it.
+	adoptCtx, stopAdoption := context.WithCancel(context.Background())
+	adopted := make(chan struct{})
+	go func() {
+		defer close(adopted)
+		if err := svc.FinishAdoption(adoptCtx); err != nil && adoptCtx.Err() == nil {
+			log.Error("adoption of the platform plugin's tables stopped; the next boot resumes it", zap.Error(err))
+		}
+	}()
+	defer func() { stopAdoption(); <-adopted }()
 
 	select {
 	case err := <-served:
@@ -165,9 +177,11 @@ func help() string {
 	var b strings.Builder
 	b.WriteString(`memory-plugin serves the memory plugin HTTP API v1 (and the batch, lookup,
 created_at and metadata extensions) on PostgreSQL with pgvector. At start it
-creates pgvector if it is missing, migrates its schema under an advisory lock,
-listens, and sends READY=1 to $NOTIFY_SOCKET. SIGTERM or SIGINT stop it
-gracefully within 10 s.
+creates pgvector if it is missing, migrates its schema under an advisory lock
+(adopting in place the tables of the platform's plugin when it finds them),
+listens, and sends READY=1 to $NOTIFY_SOCKET; an adoption's embedding and
+indexing then run in the background (progress in /v1/health "adoption").
+SIGTERM or SIGINT stop it gracefully within 10 s.
 
 Environment:
 `)

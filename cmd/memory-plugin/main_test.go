@@ -171,6 +171,8 @@ func TestStartupFailuresExitWithTheirCodeAndOneLine(t *testing.T) {
 			[]string{"MEMORY_PLUGIN_LISTEN_ADDR", "MEMORY_PLUGIN_TOKEN", "MEMORY_PLUGIN_ALLOW_INSECURE=1"}},
 		{"a bad dimension is a configuration error",
 			[]string{"MEMORY_PLUGIN_DATABASE_URL=" + good, "MEMORY_PLUGIN_EMBEDDING_DIM=lots"}, 78, []string{"MEMORY_PLUGIN_EMBEDDING_DIM", "1 to 2000"}},
+		{"a relevance floor out of range is a configuration error",
+			[]string{"MEMORY_PLUGIN_DATABASE_URL=" + good, "MEMORY_PLUGIN_MIN_SIMILARITY=1.5"}, 78, []string{"MEMORY_PLUGIN_MIN_SIMILARITY", "from 0 to 1"}},
 		{"a database without pgvector says what to do",
 			[]string{"MEMORY_PLUGIN_DATABASE_URL=" + withoutPgvector}, 69,
 			[]string{"pgvector", "CREATE EXTENSION vector", "MEMORY_PLUGIN_DISABLE=1", strings.TrimPrefix(u.Path, "/")}},
