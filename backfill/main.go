@@ -145,12 +145,22 @@ func (r *runner) connectPlugin(ctx context.Context) error {
 		_, err := r.client.Lookup(ctx, []string{"00000000-0000-0000-0000-000000000000"})
 		var pe *PluginError
 		if errors.As(err, &pe) && pe.Status == http.StatusUnauthorized {
-			return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "the plugin refused it: " + pe.Error(),
-				Accepted: "the token the plugin was started with"}
+			return tokenRefused(r.cfg.PluginToken, pe)
 		}
 		if err != nil {
 			return fmt.Errorf("memory plugin at %s is not available: %w", r.cfg.PluginURL.Redacted(), err)
 		}
 	}
 	return nil
+}
+
+// tokenRefused words a 401 as a fault of MEMORY_PLUGIN_TOKEN: a wrong token
+// (never echoed), or none where the plugin wants one.
+func tokenRefused(token string, pe *PluginError) error {
+	if token == "" {
+		return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Reason: "the plugin requires one: " + pe.Error(),
+			Accepted: "the token the plugin was started with"}
+	}
+	return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "the plugin refused it: " + pe.Error(),
+		Accepted: "the token the plugin was started with"}
 }
