@@ -110,8 +110,8 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m) // map keys come out sorted: a stable document
 }
 
-// Line is the final summary line; its keys are fixed (see README), and a
-// -limit run adds unchanged= and limit_reached= at the end.
+// Line is the final summary line; its keys are fixed (docs/memory-backfill.md),
+// and a -limit run adds unchanged= and limit_reached= at the end.
 func (s *Summary) Line() string {
 	line := fmt.Sprintf("summary mode=%s scanned=%d %s=%d skipped=%d failed=%d elapsed=%s",
 		s.Mode, s.Scanned, doneKey(s.Mode), s.Done, s.Skipped, s.Failed, roundElapsed(s.Elapsed))
