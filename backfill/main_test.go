@@ -137,7 +137,7 @@ func TestTheBackfillPageDocumentsEveryFlagVariableAndExitStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-batch-size", "-concurrency", "-json",
+	for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-limit", "-verify-sample", "-batch-size", "-concurrency", "-json",
 		"DATABASE_URL", "MEMORY_PLUGIN_URL", "MEMORY_PLUGIN_TOKEN", "MEMORY_BACKFILL_PROGRESS_INTERVAL"} {
 		if !strings.Contains(string(page), "| `"+name) {
 			t.Errorf("docs/memory-backfill.md has no row for %s", name)
