@@ -2,6 +2,8 @@ package backfill
 
 import (
 	"testing"
+
+	"github.com/agentplatform/tenant-init/pgtest"
 )
 
 // BenchmarkDryRun100k reads and maps 100,000 v1 rows without a plugin: the
@@ -47,5 +49,40 @@ func BenchmarkApply100k(b *testing.B) {
 				b.ReportMetric(float64(*s.Copied)/s.ElapsedSeconds, "rows/s")
 			}
 		})
+	}
+}
+
+// BenchmarkContractTarget5k sets a plugin with only the contract's
+// capabilities (contract_harness_test.go) beside ours on 5,000 rows: -apply
+// through batches against one PUT-first commit per row, and -verify by lookup
+// against through search, on the same plugin's content. Reports rows/s; run
+// with -benchtime 1x. Recorded in docs/benchmarks.md, never asserted.
+func BenchmarkContractTarget5k(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		f := newFixture(b, noOptionalCols, 5000-35)
+		want := f.counts().copy
+		ours := startPlugin(b, f.url, "")
+		// The contract-only plugin has its own database: two plugins, one schema name.
+		contract := newContractPlugin(b, startPlugin(b, pgtest.New(b), "")).URL
+		for _, run := range []struct {
+			name, url, mode string
+		}{
+			{"apply/batch", ours.URL, "-apply"},
+			{"apply/contract-only", contract, "-apply"},
+			{"verify/lookup", ours.URL, "-verify"},
+			{"verify/search", contract, "-verify"},
+		} {
+			got := runMain(b, map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": run.url}, run.mode, "-json")
+			s := decodeSummary(b, got.stdout)
+			done := s.Copied
+			if run.mode == "-verify" {
+				done = s.Verified
+			}
+			if got.code != ExitOK || *done != want {
+				b.Fatalf("%s: exit %d, %v of %d rows: %s", run.name, got.code, deref(done), want, got.stderr)
+			}
+			b.Logf("%s: %.1f rows/s (%d rows in %s)", run.name, float64(*done)/s.ElapsedSeconds, *done, s.Elapsed)
+		}
 	}
 }

@@ -106,15 +106,16 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 }
 
 // A MemoryWrite is the plugin's MemoryWrite with the extension fields the
-// backfill sends; Namespace is set only inside a batch.
+// backfill sends (CreatedAt and Metadata, left out for a plugin that does not
+// advertise them); Namespace is set only inside a batch.
 type MemoryWrite struct {
-	Namespace string   `json:"namespace,omitempty"`
-	ID        string   `json:"id"`
-	Content   string   `json:"content"`
-	Kind      string   `json:"kind"`
-	Source    string   `json:"source"`
-	CreatedAt string   `json:"created_at,omitempty"`
-	Metadata  Metadata `json:"metadata"`
+	Namespace string    `json:"namespace,omitempty"`
+	ID        string    `json:"id"`
+	Content   string    `json:"content"`
+	Kind      string    `json:"kind"`
+	Source    string    `json:"source"`
+	CreatedAt string    `json:"created_at,omitempty"`
+	Metadata  *Metadata `json:"metadata,omitempty"`
 }
 
 // Metadata is what the backfill records about a memory's v1 origin.
@@ -159,6 +160,35 @@ func (c *Client) WriteBatch(ctx context.Context, items []MemoryWrite) ([]ItemRes
 func (c *Client) Write(ctx context.Context, ns string, m MemoryWrite) error {
 	m.Namespace = ""
 	return c.retry(ctx, http.MethodPost, "/v1/namespaces/"+url.PathEscape(ns)+"/memories", m, nil)
+}
+
+// PutNamespace creates namespace name of the given kind, or updates it: the
+// contract's idempotent upsert. A plugin that has no namespace-on-commit (the
+// platform's own answers 500) needs it before the first commit.
+func (c *Client) PutNamespace(ctx context.Context, name, kind string) error {
+	return c.retry(ctx, http.MethodPut, "/v1/namespaces/"+url.PathEscape(name), map[string]string{"kind": kind}, nil)
+}
+
+// A SearchRequest is the contract's search body, as far as the backfill uses it.
+type SearchRequest struct {
+	Namespaces []string `json:"namespaces"`
+	Query      string   `json:"query,omitempty"`
+	Limit      int      `json:"limit"`
+}
+
+// MaxSearchLimit is the contract's largest search limit.
+const MaxSearchLimit = 100
+
+// Search runs a contract search. A plugin that answers null for no match (the
+// platform's own does) gives an empty result.
+func (c *Client) Search(ctx context.Context, req SearchRequest) ([]Memory, error) {
+	var answer struct {
+		Memories []Memory `json:"memories"`
+	}
+	if err := c.retry(ctx, http.MethodPost, "/v1/search", req, &answer); err != nil {
+		return nil, err
+	}
+	return answer.Memories, nil
 }
 
 // A Memory is the plugin's read shape, as far as verification needs it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,12 @@ type Config struct {
 	BatchSize   int
 	Concurrency int
 	JSON        bool
+	// Limit bounds the rows a run copies (apply: rows the plugin does not
+	// already hold as they are), lists (dry run) or checks (verify); 0: no bound.
+	Limit int
+	// VerifySample is how many randomly chosen workspaces -verify checks; 0:
+	// every row.
+	VerifySample int
 
 	DatabaseURL      string
 	PluginURL        *url.URL
@@ -56,22 +63,36 @@ func usagef(format string, args ...any) error {
 const usage = `Usage: memory-backfill -dry-run|-apply|-verify [flags]
 
 Copies the legacy (v1) agent_memories of a tenant into the memory plugin, keeping
-each memory's id and created_at. Run -dry-run, then -apply, then -verify.
-Flags take one or two dashes (-apply or --apply).
+each memory's id and, where the plugin advertises created_at and metadata, its
+created_at and v1 origin. Run -dry-run, then -apply, then -verify.
+Flags take one or two dashes and a value after a space or "=" (-limit 500,
+--limit=500).
 
 Modes (exactly one):
   -dry-run          read only: print where every row would go and every row that
                     would be skipped; nothing is written, the plugin is not called
   -apply            copy the rows through the plugin (re-runs never duplicate)
-  -verify           check every row in the plugin by id, namespace and sha256 of
-                    its content; list missing and mismatched rows
+  -verify           check every row in the plugin by id, namespace and content
+                    (by lookup, or through search when the plugin has no lookup);
+                    list missing and mismatched rows
 
 Flags:
   -workspace UUID   only the memories of this workspace
+  -limit N          at most N rows this run, in id order: -apply copies N rows the
+                    plugin does not already hold as they are (a later run
+                    continues with the next ones); -dry-run lists, -verify checks
+                    the first N; skipped rows are reported and not counted
+  -verify-sample N  -verify checks every row of N randomly chosen workspaces
+                    instead of every row (alone, it implies -verify)
   -batch-size N     rows per page, plugin batch and lookup (1..500, default 500)
   -concurrency N    plugin requests in flight (1..32, default 4)
   -json             print one JSON summary object on stdout instead of lines (a dry
                     run lists every row under "rows"); the summary line goes to stderr
+
+Plugins: one that advertises batch, lookup, created_at and metadata (ours) gets
+batches and keeps everything; one with only the contract's capabilities (the
+platform's own) gets one commit per row after a PUT of its namespace, is verified
+through search, and cannot keep created_at and metadata (the summary says so).
 
 Environment:
   DATABASE_URL                       the platform database with the v1 tables (required)
@@ -86,7 +107,7 @@ Exit status:
       interrupted or lost the database or the plugin half-way
   64  usage error
   69  the database or the plugin is unavailable at the start (unreachable, plugin
-      not healthy or lacking a required capability, v1 tables missing)
+      not healthy, v1 tables missing)
   78  bad environment value, or a MEMORY_PLUGIN_TOKEN the plugin refuses
 `
 
@@ -108,8 +129,10 @@ func parseArgs(args []string) (Config, error) {
 		cfg.Workspace = id
 		return nil
 	})
-	fs.IntVar(&cfg.BatchSize, "batch-size", DefaultBatchSize, "")
-	fs.IntVar(&cfg.Concurrency, "concurrency", DefaultConcurrency, "")
+	countFlag(fs, &cfg.BatchSize, "batch-size", fmt.Sprintf("a whole number from 1 to %d", MaxBatchSize), 1, MaxBatchSize)
+	countFlag(fs, &cfg.Concurrency, "concurrency", fmt.Sprintf("a whole number from 1 to %d", MaxConcurrency), 1, MaxConcurrency)
+	countFlag(fs, &cfg.Limit, "limit", "a whole number of rows, 1 or more", 1, 0)
+	countFlag(fs, &cfg.VerifySample, "verify-sample", "a whole number of workspaces, 1 or more", 1, 0)
 	fs.BoolVar(&cfg.JSON, "json", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -119,6 +142,9 @@ func parseArgs(args []string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, usagef("unexpected argument %q: modes and values are flags (-apply, -workspace UUID)", fs.Arg(0))
+	}
+	if cfg.VerifySample > 0 && !dry && !apply {
+		verify = true // -verify-sample names its mode, as the platform's backfill takes it
 	}
 	var modes []string
 	for _, m := range []struct {
@@ -137,13 +163,27 @@ func parseArgs(args []string) (Config, error) {
 	default:
 		return cfg, usagef("exactly one of -dry-run, -apply, -verify is required, got %s", strings.Join(modes, " and "))
 	}
-	if cfg.BatchSize < 1 || cfg.BatchSize > MaxBatchSize {
-		return cfg, usagef("-batch-size %d is out of range; accepted: 1 to %d", cfg.BatchSize, MaxBatchSize)
+	if cfg.VerifySample > 0 && cfg.Mode != Verify {
+		return cfg, usagef("-verify-sample goes with -verify only, got -%s; accepted: -verify -verify-sample N, or -verify-sample N alone", cfg.Mode)
 	}
-	if cfg.Concurrency < 1 || cfg.Concurrency > MaxConcurrency {
-		return cfg, usagef("-concurrency %d is out of range; accepted: 1 to %d", cfg.Concurrency, MaxConcurrency)
+	if cfg.VerifySample > 0 && cfg.Workspace != "" {
+		return cfg, usagef("-verify-sample and -workspace exclude each other; accepted: -verify -workspace UUID, or -verify -verify-sample N")
 	}
 	return cfg, nil
+}
+
+// countFlag defines the whole-number flag name, from lo to hi (hi 0: no upper
+// bound), keeping dst's value as the default. A bad value is refused while
+// parsing, in one line naming the flag and accepted, the accepted form.
+func countFlag(fs *flag.FlagSet, dst *int, name, accepted string, lo, hi int) {
+	fs.Func(name, "", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || (hi > 0 && n > hi) {
+			return errors.New("accepted: " + accepted)
+		}
+		*dst = n
+		return nil
+	})
 }
 
 // readEnv reads the environment into cfg. Every error is an *envvar.Error.

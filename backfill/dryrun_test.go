@@ -41,6 +41,13 @@ type summaryJSON struct {
 	SkippedRows     []SkippedRow     `json:"skipped_rows"`
 	FailedRows      []FailedRow      `json:"failed_rows"`
 	Error           string           `json:"error"`
+	// -limit, contract-only targets, -verify-sample.
+	Limit                  *int     `json:"limit"`
+	LimitReached           bool     `json:"limit_reached"`
+	Unchanged              int64    `json:"unchanged"`
+	CannotKeep             []string `json:"cannot_keep"`
+	SampledWorkspaces      []string `json:"sampled_workspaces"`
+	WorkspacesWithMemories int      `json:"workspaces_with_memories"`
 }
 
 func decodeSummary(t testing.TB, stdout string) summaryJSON {

@@ -85,22 +85,39 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Summary, e
 	}
 	r := &runner{cfg: cfg, src: src, tree: NewTree(ws)}
 	if cfg.Workspace != "" {
+		r.scope = []string{cfg.Workspace}
 		if _, ok := r.tree.nodes[cfg.Workspace]; !ok {
 			fmt.Fprintf(stderr, "memory-backfill: note: workspace %s is not in workspaces; its rows, if any, are reported as %s\n", cfg.Workspace, ReasonWorkspaceMissing)
+		}
+	}
+	var sampleOf int
+	if cfg.VerifySample > 0 {
+		if r.scope, sampleOf, err = src.SampleWorkspaces(ctx, cfg.VerifySample); err != nil {
+			return nil, fmt.Errorf("source database: %w", err)
 		}
 	}
 	if cfg.Mode != DryRun {
 		if err := r.connectPlugin(ctx); err != nil {
 			return nil, err
 		}
+		if lost := r.target.cannotKeep(); cfg.Mode == Apply && len(lost) > 0 {
+			fmt.Fprintf(stderr, "memory-backfill: note: the plugin does not advertise %s: the copies cannot keep it (see cannot_keep in the summary)\n", strings.Join(lost, " or "))
+		}
 	}
-	total, err := src.Count(ctx, cfg.Workspace)
+	total, err := src.Count(ctx, r.scope)
 	if err != nil {
 		return nil, fmt.Errorf("source database: %w", err)
 	}
 	r.rep = newReporter(cfg.Mode, cfg.JSON, stdout)
 	r.rep.sum.Columns = src.Columns()
 	r.rep.sum.WritePath = r.writePath()
+	r.rep.sum.Limit = cfg.Limit
+	if cfg.VerifySample > 0 {
+		r.rep.sum.Sample, r.rep.sum.SampleOf = r.scope, sampleOf
+	}
+	if cfg.Mode == Apply {
+		r.rep.sum.CannotKeep = r.target.cannotKeep()
+	}
 	prog := startProgress(r.rep, total, stderr, cfg.ProgressInterval)
 	var runErr error
 	switch cfg.Mode {
@@ -118,39 +135,44 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Summary, e
 	return r.rep.finish(runErr), nil
 }
 
-// connectPlugin checks, once, that the plugin is healthy and has what the mode
-// needs, and picks the write path.
+// probeNamespace is searched once at the start when the plugin has no lookup:
+// a valid name no memory lives in.
+const probeNamespace = "custom:memory-backfill-probe"
+
+// connectPlugin checks, once, that the plugin is healthy and takes our token,
+// and records what it advertises: the extensions pick the write and read paths
+// (target.go); a plugin with only the contract's capabilities is served too.
 func (r *runner) connectPlugin(ctx context.Context) error {
 	r.client = NewClient(r.cfg.PluginURL, r.cfg.PluginToken)
 	h, err := r.client.Health(ctx)
 	if err != nil {
 		return fmt.Errorf("memory plugin at %s is not available: %w (start it, or set MEMORY_PLUGIN_URL)", r.cfg.PluginURL.Redacted(), err)
 	}
-	need := []string{"lookup"}
-	why := "-verify needs to read memories back by id"
-	if r.cfg.Mode == Apply {
-		need = []string{"created_at", "metadata"}
-		why = "-apply needs to keep each memory's created_at and v1 origin"
+	r.target = newTarget(h)
+	// /v1/health is open, so a wrong token would show only at the first
+	// write, as one failure per row: ask once for nothing instead.
+	if r.target.lookup {
+		_, err = r.client.Lookup(ctx, []string{"00000000-0000-0000-0000-000000000000"})
+	} else {
+		_, err = r.client.Search(ctx, SearchRequest{Namespaces: []string{probeNamespace}, Limit: 1})
 	}
-	for _, c := range need {
-		if !h.Has(c) {
-			return fmt.Errorf("memory plugin at %s does not advertise the %q capability, which %s; it advertises: %s",
-				r.cfg.PluginURL.Redacted(), c, why, strings.Join(h.Capabilities, ", "))
-		}
+	var pe *PluginError
+	if errors.As(err, &pe) && pe.Status == http.StatusUnauthorized {
+		return tokenRefused(r.cfg.PluginToken, pe)
 	}
-	r.batch = h.Has("batch")
-	if h.Has("lookup") {
-		// /v1/health is open, so a wrong token would show only at the first
-		// write, as one failure per row: ask once for nothing instead.
-		_, err := r.client.Lookup(ctx, []string{"00000000-0000-0000-0000-000000000000"})
-		var pe *PluginError
-		if errors.As(err, &pe) && pe.Status == http.StatusUnauthorized {
-			return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "the plugin refused it: " + pe.Error(),
-				Accepted: "the token the plugin was started with"}
-		}
-		if err != nil {
-			return fmt.Errorf("memory plugin at %s is not available: %w", r.cfg.PluginURL.Redacted(), err)
-		}
+	if err != nil {
+		return fmt.Errorf("memory plugin at %s is not available: %w", r.cfg.PluginURL.Redacted(), err)
 	}
 	return nil
+}
+
+// tokenRefused words a 401 as a fault of MEMORY_PLUGIN_TOKEN: a wrong token
+// (never echoed), or none where the plugin wants one.
+func tokenRefused(token string, pe *PluginError) error {
+	if token == "" {
+		return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Reason: "the plugin requires one: " + pe.Error(),
+			Accepted: "the token the plugin was started with"}
+	}
+	return &envvar.Error{Name: "MEMORY_PLUGIN_TOKEN", Value: "(redacted)", Reason: "the plugin refused it: " + pe.Error(),
+		Accepted: "the token the plugin was started with"}
 }

@@ -50,11 +50,22 @@ func TestUsageErrors(t *testing.T) {
 		{"a mode given as a word is refused", []string{"apply"}, `memory-backfill: unexpected argument "apply": modes and values are flags (-apply, -workspace UUID) (see -help)` + "\n"},
 		{"a workspace that is not a UUID is refused", []string{"-apply", "-workspace", "ws-1"}, `memory-backfill: invalid value "ws-1" for flag -workspace: not a UUID; accepted: a workspace id such as 0b6f3c1e-5d2a-4c8e-9f1b-3a7d2e4c5b6a (see -help)` + "\n"},
 		{"-workspace without a value is refused", []string{"-apply", "-workspace"}, "memory-backfill: flag needs an argument: -workspace (see -help)\n"},
-		{"a batch size of 0 is refused", []string{"-apply", "-batch-size", "0"}, "memory-backfill: -batch-size 0 is out of range; accepted: 1 to 500 (see -help)\n"},
-		{"a batch size over the plugin's limit is refused", []string{"-apply", "--batch-size=501"}, "memory-backfill: -batch-size 501 is out of range; accepted: 1 to 500 (see -help)\n"},
-		{"a batch size that is not a number is refused", []string{"-apply", "-batch-size", "lots"}, `memory-backfill: invalid value "lots" for flag -batch-size: parse error (see -help)` + "\n"},
-		{"a concurrency of 0 is refused", []string{"-verify", "-concurrency", "0"}, "memory-backfill: -concurrency 0 is out of range; accepted: 1 to 32 (see -help)\n"},
-		{"a concurrency over 32 is refused", []string{"-verify", "-concurrency=33"}, "memory-backfill: -concurrency 33 is out of range; accepted: 1 to 32 (see -help)\n"},
+		{"a batch size of 0 is refused", []string{"-apply", "-batch-size", "0"}, `memory-backfill: invalid value "0" for flag -batch-size: accepted: a whole number from 1 to 500 (see -help)` + "\n"},
+		{"a batch size over the plugin's limit is refused", []string{"-apply", "--batch-size=501"}, `memory-backfill: invalid value "501" for flag -batch-size: accepted: a whole number from 1 to 500 (see -help)` + "\n"},
+		{"a batch size that is not a number is refused", []string{"-apply", "-batch-size", "lots"}, `memory-backfill: invalid value "lots" for flag -batch-size: accepted: a whole number from 1 to 500 (see -help)` + "\n"},
+		{"a concurrency of 0 is refused", []string{"-verify", "-concurrency", "0"}, `memory-backfill: invalid value "0" for flag -concurrency: accepted: a whole number from 1 to 32 (see -help)` + "\n"},
+		{"a concurrency over 32 is refused", []string{"-verify", "-concurrency=33"}, `memory-backfill: invalid value "33" for flag -concurrency: accepted: a whole number from 1 to 32 (see -help)` + "\n"},
+		{"a limit of 0 is refused", []string{"-apply", "-limit", "0"}, `memory-backfill: invalid value "0" for flag -limit: accepted: a whole number of rows, 1 or more (see -help)` + "\n"},
+		{"a negative limit is refused", []string{"-apply", "--limit=-5"}, `memory-backfill: invalid value "-5" for flag -limit: accepted: a whole number of rows, 1 or more (see -help)` + "\n"},
+		{"a limit that is not a number is refused", []string{"-apply", "-limit", "all"}, `memory-backfill: invalid value "all" for flag -limit: accepted: a whole number of rows, 1 or more (see -help)` + "\n"},
+		{"a limit with a unit is refused", []string{"-apply", "--limit", "10k"}, `memory-backfill: invalid value "10k" for flag -limit: accepted: a whole number of rows, 1 or more (see -help)` + "\n"},
+		{"-limit without a value is refused", []string{"-apply", "-limit"}, "memory-backfill: flag needs an argument: -limit (see -help)\n"},
+		{"a verify sample of 0 is refused", []string{"-verify", "-verify-sample", "0"}, `memory-backfill: invalid value "0" for flag -verify-sample: accepted: a whole number of workspaces, 1 or more (see -help)` + "\n"},
+		{"a verify sample that is not a number is refused", []string{"-verify-sample=ten"}, `memory-backfill: invalid value "ten" for flag -verify-sample: accepted: a whole number of workspaces, 1 or more (see -help)` + "\n"},
+		{"a verify sample in percent is refused", []string{"--verify-sample", "10%"}, `memory-backfill: invalid value "10%" for flag -verify-sample: accepted: a whole number of workspaces, 1 or more (see -help)` + "\n"},
+		{"-verify-sample without a value is refused", []string{"-verify", "-verify-sample"}, "memory-backfill: flag needs an argument: -verify-sample (see -help)\n"},
+		{"a verify sample with -apply is refused", []string{"-apply", "-verify-sample", "3"}, "memory-backfill: -verify-sample goes with -verify only, got -apply; accepted: -verify -verify-sample N, or -verify-sample N alone (see -help)\n"},
+		{"a verify sample with -workspace is refused", []string{"-verify-sample", "3", "-workspace", "0b6f3c1e-5d2a-4c8e-9f1b-3a7d2e4c5b6a"}, "memory-backfill: -verify-sample and -workspace exclude each other; accepted: -verify -workspace UUID, or -verify -verify-sample N (see -help)\n"},
 		{"a mode flag with a non-boolean value is refused", []string{"-apply=yes"}, `memory-backfill: invalid boolean value "yes" for -apply: parse error (see -help)` + "\n"},
 	}
 	for _, tt := range tests {
@@ -73,7 +84,7 @@ func TestHelpPrintsUsageAndExitsZero(t *testing.T) {
 		if got.code != ExitOK || got.stderr != "" || !strings.HasPrefix(got.stdout, "Usage: memory-backfill") {
 			t.Fatalf("%s: exit %d, stdout %q, stderr %q", arg, got.code, got.stdout, got.stderr)
 		}
-		for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-batch-size", "-concurrency", "-json",
+		for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-limit", "-verify-sample", "-batch-size", "-concurrency", "-json",
 			"DATABASE_URL", "MEMORY_PLUGIN_URL", "MEMORY_PLUGIN_TOKEN", "MEMORY_BACKFILL_PROGRESS_INTERVAL", "64", "69", "78"} {
 			if !strings.Contains(got.stdout, name) {
 				t.Fatalf("%s: the help does not document %s", arg, name)
@@ -126,7 +137,7 @@ func TestTheBackfillPageDocumentsEveryFlagVariableAndExitStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-batch-size", "-concurrency", "-json",
+	for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-limit", "-verify-sample", "-batch-size", "-concurrency", "-json",
 		"DATABASE_URL", "MEMORY_PLUGIN_URL", "MEMORY_PLUGIN_TOKEN", "MEMORY_BACKFILL_PROGRESS_INTERVAL"} {
 		if !strings.Contains(string(page), "| `"+name) {
 			t.Errorf("docs/memory-backfill.md has no row for %s", name)

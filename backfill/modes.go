@@ -16,9 +16,11 @@ type runner struct {
 	cfg    Config
 	src    *Source
 	tree   *Tree
-	client *Client // nil in a dry run: it never calls the plugin
-	batch  bool    // the plugin advertises "batch"
+	client *Client  // nil in a dry run: it never calls the plugin
+	target *target  // what the plugin advertises; nil in a dry run
+	scope  []string // the workspaces whose rows the run reads; nil: all
 	rep    *reporter
+	taken  int // rows taken for work so far, against -limit (scan's goroutine only)
 }
 
 // An item is a mapped row on its way to the plugin.
@@ -31,27 +33,10 @@ func (r *runner) writePath() string {
 	switch {
 	case r.cfg.Mode != Apply:
 		return ""
-	case r.batch:
+	case r.target.batch:
 		return "batch"
 	}
 	return "single"
-}
-
-// mapPage maps a page of rows, reporting the ones that are skipped.
-func (r *runner) mapPage(page []Row) []item {
-	r.rep.scan(len(page))
-	items := make([]item, 0, len(page))
-	for _, row := range page {
-		m := r.tree.Map(row)
-		if m.Reason != "" {
-			r.rep.skip(row, m.Reason)
-			continue
-		}
-		it := newItem(row, m)
-		r.rep.rules(it.rules)
-		items = append(items, it)
-	}
-	return items
 }
 
 // newItem builds what the plugin gets for a row: its id, content and
@@ -64,7 +49,7 @@ func newItem(row Row, m Mapping) item {
 		Content:   row.Content,
 		Kind:      "fact",
 		Source:    "agent",
-		Metadata:  Metadata{Source: "v1-backfill", Scope: row.Scope, WorkspaceID: row.WorkspaceID},
+		Metadata:  &Metadata{Source: "v1-backfill", Scope: row.Scope, WorkspaceID: row.WorkspaceID},
 	}}
 	if m.Rule != "" {
 		it.rules = append(it.rules, m.Rule)
@@ -86,8 +71,8 @@ func newItem(row Row, m Mapping) item {
 
 // dryRun maps every row and prints it; it writes nothing and calls no plugin.
 func (r *runner) dryRun(ctx context.Context) error {
-	return r.src.Scan(ctx, r.cfg.BatchSize, r.cfg.Workspace, func(page []Row) error {
-		for _, it := range r.mapPage(page) {
+	return r.scan(ctx, func(items []item) error {
+		for _, it := range items {
 			r.rep.ok(it.w, it.rules, true)
 		}
 		return nil
@@ -114,11 +99,7 @@ func (r *runner) pipeline(ctx context.Context, handle func(context.Context, []it
 			}
 		}()
 	}
-	scanErr := r.src.Scan(ctx, r.cfg.BatchSize, r.cfg.Workspace, func(page []Row) error {
-		items := r.mapPage(page)
-		if len(items) == 0 {
-			return nil
-		}
+	scanErr := r.scan(ctx, func(items []item) error {
 		select {
 		case work <- items:
 			return nil
@@ -135,13 +116,18 @@ func (r *runner) pipeline(ctx context.Context, handle func(context.Context, []it
 }
 
 // write sends a page's rows to the plugin: one batch request when the plugin
-// has the batch capability, one commit per row otherwise.
+// has the batch capability, one commit per row otherwise (the namespace PUT
+// first where the plugin needs it).
 func (r *runner) write(ctx context.Context, items []item) error {
-	if r.batch {
+	if r.target.batch {
 		return r.writeBatch(ctx, items)
 	}
 	for _, it := range items {
-		if err := r.client.Write(ctx, it.w.Namespace, it.w); err != nil {
+		err := r.target.ensureNamespace(ctx, r.client, it.w.Namespace)
+		if err == nil {
+			err = r.client.Write(ctx, it.w.Namespace, r.target.wire(it.w))
+		}
+		if err != nil {
 			if stop := r.failure(ctx, []item{it}, err); stop != nil {
 				return stop
 			}
@@ -158,7 +144,7 @@ func (r *runner) write(ctx context.Context, items []item) error {
 func (r *runner) writeBatch(ctx context.Context, items []item) error {
 	ws := make([]MemoryWrite, len(items))
 	for i, it := range items {
-		ws[i] = it.w
+		ws[i] = r.target.wire(it.w)
 	}
 	results, err := r.client.WriteBatch(ctx, ws)
 	var pe *PluginError
@@ -191,31 +177,27 @@ func (r *runner) writeBatch(ctx context.Context, items []item) error {
 	return nil
 }
 
-// check looks a page's rows up in the plugin and compares id, namespace and
-// the sha256 of the content.
+// check finds a page's rows in the plugin (by id, or through search) and
+// compares id, namespace and content.
 func (r *runner) check(ctx context.Context, items []item) error {
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.w.ID
-	}
-	found, err := r.client.Lookup(ctx, ids)
+	byID, err := r.find(ctx, items)
 	if err != nil {
 		return r.failure(ctx, items, err)
-	}
-	byID := make(map[string]Memory, len(found))
-	for _, m := range found {
-		byID[m.ID] = m
 	}
 	for _, it := range items {
 		m, ok := byID[it.w.ID]
 		fail := FailedRow{ID: it.w.ID, Namespace: it.w.Namespace}
-		want, got := sha256.Sum256([]byte(it.w.Content)), sha256.Sum256([]byte(m.Content))
 		switch {
 		case !ok:
 			fail.Reason = "missing"
+			if !r.target.lookup {
+				fail.Detail = "not found by search in its namespace"
+			}
 		case m.Namespace != it.w.Namespace:
 			fail.Reason, fail.Detail = "namespace_mismatch", "plugin has it in "+m.Namespace
-		case want != got:
+		case m.Content != it.w.Content:
+			// Hashed only here, for the report: equal contents need no digest.
+			want, got := sha256.Sum256([]byte(it.w.Content)), sha256.Sum256([]byte(m.Content))
 			fail.Reason = "content_mismatch"
 			fail.Detail = fmt.Sprintf("sha256 source %s plugin %s", hex.EncodeToString(want[:6]), hex.EncodeToString(got[:6]))
 		default:

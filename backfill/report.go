@@ -60,6 +60,19 @@ type Summary struct {
 	Skips      []SkippedRow
 	Fails      []FailedRow
 	Error      string // why the run stopped early, "" when it did not
+
+	// Limit is -limit (0: none). Under it, LimitReached says the run stopped
+	// at the limit (a next run continues) and Unchanged counts the rows -apply
+	// passed over because the plugin holds them as they are.
+	Limit        int
+	LimitReached bool
+	Unchanged    int64
+	// CannotKeep lists what the plugin does not keep of a copy (created_at,
+	// metadata) because it does not advertise it; apply only.
+	CannotKeep []string
+	// Sample is the workspaces -verify-sample chose, and how many had memories.
+	Sample   []string
+	SampleOf int
 }
 
 // MarshalJSON writes the summary with the mode's own key for Done.
@@ -85,13 +98,27 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	if s.Error != "" {
 		m["error"] = s.Error
 	}
+	if s.Limit > 0 {
+		m["limit"], m["limit_reached"], m["unchanged"] = s.Limit, s.LimitReached, s.Unchanged
+	}
+	if len(s.CannotKeep) > 0 {
+		m["cannot_keep"] = s.CannotKeep
+	}
+	if s.Sample != nil {
+		m["sampled_workspaces"], m["workspaces_with_memories"] = s.Sample, s.SampleOf
+	}
 	return json.Marshal(m) // map keys come out sorted: a stable document
 }
 
-// Line is the final summary line; its keys are fixed (docs/memory-backfill.md).
+// Line is the final summary line; its keys are fixed (docs/memory-backfill.md),
+// and a -limit run adds unchanged= and limit_reached= at the end.
 func (s *Summary) Line() string {
-	return fmt.Sprintf("summary mode=%s scanned=%d %s=%d skipped=%d failed=%d elapsed=%s",
+	line := fmt.Sprintf("summary mode=%s scanned=%d %s=%d skipped=%d failed=%d elapsed=%s",
 		s.Mode, s.Scanned, doneKey(s.Mode), s.Done, s.Skipped, s.Failed, roundElapsed(s.Elapsed))
+	if s.Limit > 0 {
+		line += fmt.Sprintf(" unchanged=%d limit_reached=%t", s.Unchanged, s.LimitReached)
+	}
+	return line
 }
 
 func roundElapsed(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
@@ -117,6 +144,8 @@ type reporter struct {
 	mode                           Mode
 	start                          time.Time
 	scanned, done, skipped, failed atomic.Int64
+	unchanged                      atomic.Int64 // -limit -apply: rows the plugin holds as they are
+	reachedLimit                   atomic.Bool
 
 	mu    sync.Mutex
 	sum   Summary
@@ -144,6 +173,8 @@ func newReporter(mode Mode, asJSON bool, stdout io.Writer) *reporter {
 }
 
 func (r *reporter) scan(n int) { r.scanned.Add(int64(n)) }
+
+func (r *reporter) limitReached() { r.reachedLimit.Store(true) }
 
 func (r *reporter) rules(rules []Rule) {
 	if len(rules) == 0 {
@@ -208,6 +239,7 @@ func (r *reporter) finish(runErr error) *Summary {
 	defer r.mu.Unlock()
 	s := &r.sum
 	s.Scanned, s.Done, s.Skipped, s.Failed = r.scanned.Load(), r.done.Load(), r.skipped.Load(), r.failed.Load()
+	s.Unchanged, s.LimitReached = r.unchanged.Load(), r.reachedLimit.Load()
 	s.Elapsed = time.Since(r.start)
 	if runErr != nil {
 		s.Error = runErr.Error()
@@ -253,6 +285,18 @@ func (r *reporter) printLines(s *Summary) {
 	for _, k := range sortedKeys(s.Rules) {
 		fmt.Fprintf(r.out, "rule %s rows=%d\n", k, s.Rules[k])
 	}
+	if s.Sample != nil {
+		fmt.Fprintf(r.out, "sample workspaces=%d of=%d ids=%s\n", len(s.Sample), s.SampleOf, strings.Join(s.Sample, ","))
+	}
+	if len(s.CannotKeep) > 0 {
+		fmt.Fprintf(r.out, "cannot_keep %s: not advertised by the plugin; %s\n", strings.Join(s.CannotKeep, ","), lossWords(s.CannotKeep))
+	}
+	switch {
+	case s.Limit > 0 && s.LimitReached:
+		fmt.Fprintf(r.out, "limit %d reached: run again to continue\n", s.Limit)
+	case s.Limit > 0:
+		fmt.Fprintf(r.out, "limit %d not reached: this run went through every row\n", s.Limit)
+	}
 	if s.Error != "" {
 		fmt.Fprintf(r.out, "error %s\n", strings.ReplaceAll(s.Error, "\n", " "))
 	}
@@ -266,4 +310,18 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
+}
+
+// lossWords says what a copy looks like without each field in lost.
+func lossWords(lost []string) string {
+	var parts []string
+	for _, f := range lost {
+		switch f {
+		case capCreatedAt:
+			parts = append(parts, "each copy's created_at is the time of the copy")
+		case capMetadata:
+			parts = append(parts, "no copy records its v1 origin (scope, workspace, v1 namespace)")
+		}
+	}
+	return strings.Join(parts, ", and ")
 }

@@ -3,6 +3,8 @@ package backfill
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,14 +126,14 @@ func (s *Source) Workspaces(ctx context.Context) ([]Workspace, error) {
 }
 
 // Count returns how many memories a run will scan (for the progress bar only:
-// rows written meanwhile may change it).
-func (s *Source) Count(ctx context.Context, workspace string) (int64, error) {
+// rows written meanwhile may change it). workspaces nil means all.
+func (s *Source) Count(ctx context.Context, workspaces []string) (int64, error) {
 	var n int64
 	var err error
-	if workspace == "" {
+	if workspaces == nil {
 		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM agent_memories`).Scan(&n)
 	} else {
-		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM agent_memories WHERE workspace_id = $1`, workspace).Scan(&n)
+		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM agent_memories WHERE workspace_id = ANY($1::uuid[])`, workspaces).Scan(&n)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("counting agent_memories: %w", err)
@@ -142,16 +144,16 @@ func (s *Source) Count(ctx context.Context, workspace string) (int64, error) {
 // Page returns up to limit memories with an id greater than after, in id order:
 // keyset pagination, so the table is never held in memory, no cursor or long
 // transaction pins a snapshot, and a page costs an index range scan however far
-// the run has got. after "" starts at the beginning; workspace "" means all.
-func (s *Source) Page(ctx context.Context, after string, limit int, workspace string) ([]Row, error) {
+// the run has got. after "" starts at the beginning; workspaces nil means all.
+func (s *Source) Page(ctx context.Context, after string, limit int, workspaces []string) ([]Row, error) {
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
 	args := []any{after, limit}
-	if workspace != "" {
-		args = append(args, workspace)
+	if workspaces != nil {
+		args = append(args, workspaces)
 	}
-	rows, err := s.pool.Query(ctx, s.pageSQL(workspace != ""), args...)
+	rows, err := s.pool.Query(ctx, s.pageSQL(workspaces != nil), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading agent_memories after %s: %w", after, err)
 	}
@@ -171,7 +173,7 @@ func (s *Source) Page(ctx context.Context, after string, limit int, workspace st
 }
 
 // pageSQL is Page's query: $1 the last id seen, $2 the page size, $3 the
-// workspace when filtered. ORDER BY m.id names the column, not the id::text
+// workspaces when filtered. ORDER BY m.id names the column, not the id::text
 // output: ordering by the text would sort the whole table for every page
 // instead of walking the primary key index.
 func (s *Source) pageSQL(filtered bool) string {
@@ -181,16 +183,17 @@ func (s *Source) pageSQL(filtered bool) string {
 	}
 	sql := "SELECT " + cols + " FROM agent_memories m WHERE m.id > $1"
 	if filtered {
-		sql += " AND m.workspace_id = $3"
+		sql += " AND m.workspace_id = ANY($3::uuid[])"
 	}
 	return sql + " ORDER BY m.id LIMIT $2"
 }
 
-// Scan calls fn with every page of memories in id order.
-func (s *Source) Scan(ctx context.Context, batch int, workspace string, fn func([]Row) error) error {
+// Scan calls fn with every page of memories in id order, of the given
+// workspaces only unless workspaces is nil.
+func (s *Source) Scan(ctx context.Context, batch int, workspaces []string, fn func([]Row) error) error {
 	after := ""
 	for {
-		page, err := s.Page(ctx, after, batch, workspace)
+		page, err := s.Page(ctx, after, batch, workspaces)
 		if err != nil {
 			return err
 		}
@@ -205,4 +208,22 @@ func (s *Source) Scan(ctx context.Context, batch int, workspace string, fn func(
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+// SampleWorkspaces picks n workspaces at random among those that have
+// memories (all of them when there are n or fewer) and returns them in id
+// order, with how many there were to choose from.
+func (s *Source) SampleWorkspaces(ctx context.Context, n int) (chosen []string, of int, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT workspace_id::text FROM agent_memories WHERE workspace_id IS NOT NULL`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the workspaces of agent_memories: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the workspaces of agent_memories: %w", err)
+	}
+	rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	chosen = append([]string{}, all[:min(n, len(all))]...) // never nil: nil means every workspace
+	sort.Strings(chosen)
+	return chosen, len(all), nil
 }

@@ -53,19 +53,20 @@ func TestStartChecksThePlugin(t *testing.T) {
 		{"a degraded plugin stops -apply with 69", "-apply",
 			healthOnly(t, 503, `{"status":"degraded","version":"1.0.0","capabilities":[]}`, false), ExitUnavailable,
 			"is not available: plugin answered 503 unavailable: plugin reports status degraded (start it, or set MEMORY_PLUGIN_URL)"},
-		{"a plugin without created_at stops -apply with 69", "-apply",
-			healthOnly(t, 200, `{"status":"ok","version":"1.0.0","capabilities":["batch","metadata"]}`, false), ExitUnavailable,
-			`does not advertise the "created_at" capability, which -apply needs to keep each memory's created_at and v1 origin; it advertises: batch, metadata`},
-		{"a plugin without lookup stops -verify with 69", "-verify",
-			healthOnly(t, 200, `{"status":"ok","version":"1.0.0","capabilities":["batch"]}`, false), ExitUnavailable,
-			`does not advertise the "lookup" capability`},
 		{"a plugin that refuses the token stops the run with 78, naming the variable", "-apply",
 			healthOnly(t, 200, all, true), ExitConfig,
 			`memory-backfill: MEMORY_PLUGIN_TOKEN="(redacted)" is invalid: the plugin refused it: plugin answered 401 forbidden: missing or wrong bearer token; accepted: the token the plugin was started with`},
+		{"a plugin that wants a token none was given for stops the run with 78, saying it is not set", "-apply",
+			healthOnly(t, 200, all, true), ExitConfig,
+			`memory-backfill: MEMORY_PLUGIN_TOKEN is not set: the plugin requires one: plugin answered 401 forbidden: missing or wrong bearer token; accepted: the token the plugin was started with`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := runMain(t, map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": tt.pluginURL}, tt.mode)
+			env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": tt.pluginURL}
+			if strings.Contains(tt.want, `"(redacted)"`) {
+				env["MEMORY_PLUGIN_TOKEN"] = "not-the-plugins-token"
+			}
+			got := runMain(t, env, tt.mode)
 			if got.code != tt.wantCode || !strings.Contains(got.stderr, tt.want) || strings.Count(got.stderr, "\n") != 1 || got.stdout != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and one line with %q", got.code, got.stdout, got.stderr, tt.wantCode, tt.want)
 			}
