@@ -4,6 +4,7 @@ package backfill
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/agentplatform/tenant-init/pgtest"
 )
 
 // checkCopied fails unless the plugin holds exactly the fixture's copied rows,
@@ -153,18 +156,22 @@ func TestApplyReportsRowsThePluginRefuses(t *testing.T) {
 			if path == "single" {
 				px.hide = []string{"batch"}
 			}
-			// One copied row's id already belongs to another namespace.
-			taken := f.copyIDs()[0]
-			p.commit(t, "custom:elsewhere", taken, "someone else's memory")
+			// One copied row's content is longer than the plugin accepts
+			// (256 KiB): a v1 row may hold any text, the plugin answers 400.
+			refused := f.copyIDs()[0]
+			conn := pgtest.Connect(t, f.url)
+			if _, err := conn.Exec(context.Background(), "UPDATE agent_memories SET content = repeat('long memory ', 30000) WHERE id = $1", refused); err != nil {
+				t.Fatal(err)
+			}
 			got := runMain(t, map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": px.URL}, "-apply")
 			want := f.counts()
-			wantFail := fmt.Sprintf("failed %s namespace=%s reason=forbidden detail=", taken, f.rows[taken].namespace)
+			wantFail := fmt.Sprintf("failed %s namespace=%s reason=bad_request detail=", refused, f.rows[refused].namespace)
 			wantLine := fmt.Sprintf("summary mode=apply scanned=%d copied=%d skipped=%d failed=1 elapsed=", want.scanned, want.copy-1, want.skipped)
 			if got.code != ExitFailed || !strings.Contains(got.stdout, "\n"+wantFail) || !strings.Contains(got.stdout, "\n"+wantLine) {
 				t.Fatalf("exit %d; want 1, %q and %q in:\n%s", got.code, wantFail, wantLine, got.stdout)
 			}
-			if st := p.state(t, []string{taken}); !strings.Contains(st[taken], "someone else's memory") {
-				t.Fatalf("the other namespace's memory was overwritten: %s", st[taken])
+			if st := p.state(t, []string{refused}); st[refused] != "" {
+				t.Fatalf("the refused row is in the plugin: %.200s", st[refused])
 			}
 		})
 	}
