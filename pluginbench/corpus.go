@@ -94,18 +94,19 @@ func namespaces() []Namespace {
 
 // Generate builds a corpus of n memories from the comments of the Go
 // distribution's sources under goroot (technical English, as agents' memories
-// often are): each memory is one or two whole sentences of a comment, 6 to 40
-// words. Memory i goes to namespace i mod 666, so namespaces hold about the
+// often are): each memory is one or two whole sentences of a comment (see
+// text). Memory i goes to namespace i mod 666, so namespaces hold about the
 // same number and memories split 60/30/10 like the namespaces. Every 100th
 // memory is pinned. known and unrelated are how many queries of each kind to
 // make.
 func Generate(goroot string, n, extra, known, unrelated int) (*Corpus, error) {
-	sentences, err := sentences(filepath.Join(goroot, "src"), n+extra+known)
+	sents, err := sentences(filepath.Join(goroot, "src"))
 	if err != nil {
 		return nil, err
 	}
 	c := &Corpus{Namespaces: namespaces()}
-	for i, s := range sentences[:n] {
+	for i := range n {
+		s := text(sents, i)
 		c.Memories = append(c.Memories, Memory{
 			ID:        fmt.Sprintf("%08x-%04x-4000-8000-%012x", i, i%0xffff, i),
 			Namespace: c.Namespaces[i%len(c.Namespaces)].Name,
@@ -113,45 +114,29 @@ func Generate(goroot string, n, extra, known, unrelated int) (*Corpus, error) {
 			Pin:       i%100 == 99,
 		})
 	}
-	c.Extra = sentences[n : n+extra]
-	c.Natural = naturalQueries(c, sentences[n+extra:])
+	for i := range extra {
+		c.Extra = append(c.Extra, text(sents, n+i))
+	}
+	c.Natural = naturalQueries(c, sents, known)
 	c.Known = knownItems(c, known)
 	c.Unrelated = unrelatedQueries(c, unrelated)
 	return c, nil
 }
 
-// sentences walks the Go sources in lexical order and returns the first want
-// distinct memory-like sentences of their comments.
-func sentences(src string, want int) ([]string, error) {
+// sentences walks the Go sources in lexical order and returns their distinct
+// comment sentences that read as prose.
+func sentences(src string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	var block []string
 	flush := func() {
-		text := strings.Join(block, " ")
-		block = block[:0]
-		var pending string
-		for _, s := range splitSentences(text) {
-			if !prose(s) {
-				pending = ""
-				continue
-			}
-			// Short sentences travel in pairs: "a sentence or two".
-			if pending != "" {
-				s = pending + " " + s
-				pending = ""
-			} else if len(strings.Fields(s)) < 12 {
-				pending = s
-				continue
-			}
-			if n := len(strings.Fields(s)); n <= 40 && !seen[s] {
+		for _, s := range splitSentences(strings.Join(block, " ")) {
+			if prose(s) && len(strings.Fields(s)) <= 40 && !seen[s] {
 				seen[s] = true
 				out = append(out, s)
 			}
 		}
-		if pending != "" && !seen[pending] {
-			seen[pending] = true
-			out = append(out, pending)
-		}
+		block = block[:0]
 	}
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
@@ -174,18 +159,30 @@ func sentences(src string, want int) ([]string, error) {
 		if len(block) > 0 {
 			flush()
 		}
-		if len(out) >= want {
-			return fs.SkipAll
-		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the Go sources for the corpus: %w", err)
 	}
-	if len(out) < want {
-		return nil, fmt.Errorf("the Go sources under %s give %d sentences; the corpus needs %d", src, len(out), want)
+	if len(out) < 10_000 {
+		return nil, fmt.Errorf("the Go sources under %s give only %d sentences", src, len(out))
 	}
-	return out[:want], nil
+	return out, nil
+}
+
+// text is memory-like text number k: "a sentence or two". The first pass over
+// the sentences takes each once (with the next one when it is short); later
+// passes pair sentences anew, so any number of distinct memories can be made
+// from the same sources.
+func text(sents []string, k int) string {
+	n := len(sents)
+	round := k / n
+	first := sents[k%n]
+	if round == 0 && len(strings.Fields(first)) >= 12 {
+		return first
+	}
+	second := sents[(k%n+1+round*7919)%n]
+	return first + " " + second
 }
 
 func splitSentences(text string) []string {
@@ -270,12 +267,12 @@ func knownItems(c *Corpus, want int) []Query {
 	return out
 }
 
-// naturalQueries makes a query of the first (up to) 8 words of each sentence,
-// over the scope of a namespace chosen in turn.
-func naturalQueries(c *Corpus, sentences []string) []Query {
-	out := make([]Query, len(sentences))
-	for i, s := range sentences {
-		words := strings.Fields(s)
+// naturalQueries makes want queries of the first (up to) 8 words of a
+// sentence, over the scope of a namespace chosen in turn.
+func naturalQueries(c *Corpus, sents []string, want int) []Query {
+	out := make([]Query, want)
+	for i := range out {
+		words := strings.Fields(sents[(i*7919+3)%len(sents)])
 		out[i] = Query{Text: strings.Join(words[:min(8, len(words))], " "), Scope: c.Namespaces[(i*7)%len(c.Namespaces)].Scope}
 	}
 	return out
