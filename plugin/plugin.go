@@ -28,8 +28,9 @@ import (
 type Service struct {
 	cfg   Config
 	store *store
-	embed embedder
-	log   *zap.Logger
+	embed   embedder
+	log     *zap.Logger
+	metrics *metrics
 }
 
 // Open validates cfg, migrates the database (creating pgvector when it is
@@ -67,9 +68,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a connection pool to %s: %w", database, err)
 	}
-	s := &Service{cfg: cfg, store: st, log: cfg.Logger, embed: hashEmbedder{dim: cfg.EmbeddingDim}}
+	s := &Service{cfg: cfg, store: st, log: cfg.Logger, metrics: newMetrics(st.pool)}
+	s.embed = timedEmbedder{hashEmbedder{dim: cfg.EmbeddingDim}, "builtin", s.metrics.embedding}
 	if cfg.EmbeddingURL != "" {
-		s.embed = newProviderEmbedder(cfg)
+		s.embed = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}
 	}
 	return s, nil
 }
