@@ -20,6 +20,7 @@ type Options struct {
 	Unrelated     int           // unrelated queries asked by one client
 	Clients       int           // concurrent clients of the throughput phases and the load
 	BatchSize     int           // memories per batch request when loading ours
+	BatchClients  int           // concurrent batch requests when loading ours
 	Duration      time.Duration // length of each throughput phase, per server
 	// Settings are the PostgreSQL settings of both clusters.
 	Settings []string
@@ -89,10 +90,10 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 		return base, ours, fmt.Errorf("baseline: load: %w", err)
 	}
 	base.Load = time.Since(start)
-	say("loading ours: batches of %d, %d clients", o.BatchSize, o.Clients)
+	say("loading ours: batches of %d, %d clients", o.BatchSize, o.BatchClients)
 	start = time.Now()
 	batches := (len(c.Memories) + o.BatchSize - 1) / o.BatchSize
-	if err := parallel(ctx, o.Clients, batches, func(ctx context.Context, i int) error {
+	if err := parallel(ctx, o.BatchClients, batches, func(ctx context.Context, i int) error {
 		return p.client.commitBatch(ctx, c.Memories[i*o.BatchSize:min((i+1)*o.BatchSize, len(c.Memories))])
 	}); err != nil {
 		return base, ours, fmt.Errorf("ours: load: %w", err)

@@ -63,6 +63,7 @@ func bench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Unrelated, "unrelated", 200, "unrelated queries asked by one client")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent clients of the throughput phases and the load")
 	fs.IntVar(&o.BatchSize, "batch", 500, "memories per batch request when loading ours (1..500)")
+	fs.IntVar(&o.BatchClients, "batch-clients", 4, "concurrent batch requests when loading ours (memory-backfill's default concurrency)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each throughput phase per server (run in two halves, alternating)")
 	fs.StringVar(&pluginBin, "plugin-bin", "bin/memory-plugin", "our memory-plugin binary (make build)")
 	fs.StringVar(&pg, "pg", "recommended", "PostgreSQL settings of both clusters: recommended or stock")
@@ -78,7 +79,7 @@ func bench(ctx context.Context, args []string) error {
 		return fmt.Errorf("-memories %d: want at least 1000", o.Memories)
 	case o.BatchSize < 1 || o.BatchSize > 500:
 		return fmt.Errorf("-batch %d: want 1..500 (the batch endpoint's bound)", o.BatchSize)
-	case o.Clients < 1 || o.RecallQueries < 1 || o.Duration < time.Second:
+	case o.Clients < 1 || o.BatchClients < 1 || o.RecallQueries < 1 || o.Duration < time.Second:
 		return errors.New("-clients and -queries must be positive and -duration at least 1s")
 	}
 	switch pg {
