@@ -62,7 +62,7 @@ func bench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.RecallQueries, "queries", 1000, "known-item queries asked by one client (latency and hit@10)")
 	fs.IntVar(&o.Unrelated, "unrelated", 200, "unrelated queries asked by one client")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent clients of the throughput phases and the load")
-	fs.IntVar(&o.BatchSize, "batch", 500, "memories per batch request when loading ours (1..500)")
+	fs.IntVar(&o.BatchSize, "batch", 250, "memories per batch request when loading ours (1..500)")
 	fs.IntVar(&o.BatchClients, "batch-clients", 4, "concurrent batch requests when loading ours (memory-backfill's default concurrency)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each throughput phase per server (run in two halves, alternating)")
 	fs.StringVar(&pluginBin, "plugin-bin", "bin/memory-plugin", "our memory-plugin binary (make build)")
