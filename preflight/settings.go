@@ -33,7 +33,7 @@ func checkDatabaseSettings(ctx context.Context, conn *pgx.Conn) Result {
 
 func judgeSettings(sharedBuffers, tableBytes int64) Result {
 	want := max(MinSharedBuffers, tableBytes+tableBytes/4)
-	hint := fmt.Sprintf("set shared_buffers to at least %s (the memory tables and indexes with a quarter's headroom, and no less than %s) in postgresql.conf and restart the server; see docs/memory-plugin.md", mib(want), mib(MinSharedBuffers))
+	hint := fmt.Sprintf("set shared_buffers to at least %s (the memory tables and indexes with a quarter's headroom, and no less than %s) in postgresql.conf and restart the server; see the memory-plugin documentation, \"The database it needs\"", mib(want), mib(MinSharedBuffers))
 	switch {
 	case sharedBuffers < MinSharedBuffers:
 		return warn(CheckDatabaseSettings, hint, "shared_buffers is %s, below the %s the memory plugin's recall figures need (memory tables: %s)", mib(sharedBuffers), mib(MinSharedBuffers), mib(tableBytes))
