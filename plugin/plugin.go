@@ -26,8 +26,8 @@ import (
 // A Service is an open memory plugin: a migrated database, a connection pool
 // and an embedder.
 type Service struct {
-	cfg   Config
-	store *store
+	cfg     Config
+	store   *store
 	embed   embedder
 	log     *zap.Logger
 	metrics *metrics
