@@ -5,7 +5,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARIES  := tenant-init memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench clean fuzz
+.PHONY: all build test vet deps bench bench-plugin clean fuzz
 
 all: build
 
@@ -35,6 +35,15 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# bench-plugin measures memory-plugin side by side with a reproduction of the
+# platform's plugin over HTTP (docs/benchmarks.md). Flags through BENCH_FLAGS,
+# e.g. make bench-plugin BENCH_FLAGS='-memories 10000 -pg stock'; see
+# bin/plugin-bench -h. About 10 minutes at the default 100,000 memories.
+BENCH_FLAGS ?=
+bench-plugin: build
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/plugin-bench ./cmd/plugin-bench
+	bin/plugin-bench -plugin-bin bin/memory-plugin $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -22,14 +22,19 @@ type Options struct {
 	// has no "vector": the database on which the old entrypoint's sidecar
 	// failed every redeploy (docs/boot.md).
 	WithoutPgvector bool
+	// Settings are extra server settings ("name=value"), applied after the
+	// defaults so they override them: the plugin benchmark starts clusters
+	// with PostgreSQL's stock settings or with the plugin's recommended ones.
+	Settings []string
 }
 
 // A Cluster is a throwaway PostgreSQL cluster on a loopback port.
 type Cluster struct {
-	Dir  string // holds the data directory, the log and any private installation
-	Port int
-	bin  string // directory of initdb, pg_ctl and postgres
-	cred *syscall.Credential
+	Dir      string // holds the data directory, the log and any private installation
+	Port     int
+	bin      string // directory of initdb, pg_ctl and postgres
+	cred     *syscall.Credential
+	settings []string
 }
 
 // StartCluster creates and starts a cluster. It is removed by Run, or by Remove.
@@ -42,7 +47,7 @@ func StartCluster(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, bin: bin}
+	c := &Cluster{Dir: dir, bin: bin, settings: opts.Settings}
 	clustersMu.Lock()
 	clusters = append(clusters, c)
 	clustersMu.Unlock()
@@ -89,6 +94,9 @@ func (c *Cluster) Start() error {
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories='' "+
 		"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "+
 		"-c shared_buffers=128MB", c.Port)
+	for _, s := range c.settings {
+		opts += " -c " + s
+	}
 	return c.run("pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir(), "-l", filepath.Join(c.Dir, "postgres.log"), "-o", opts)
 }
 

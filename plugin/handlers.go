@@ -162,8 +162,8 @@ func (s *Service) plan(ctx context.Context, in searchInput) searchPlan {
 				s.log.Warn("search without the vector list", zap.Error(err))
 			} else {
 				plan.vector = vecs[0]
-				if h, ok := s.embed.(hashEmbedder); ok {
-					plan.similarity = func(content string) float64 { return h.similarity(in.Query, content) }
+				if s.similarity != nil {
+					plan.similarity = func(content string) float64 { return s.similarity(in.Query, content) }
 				}
 			}
 		}

@@ -57,10 +57,11 @@ func (s *Service) Handler() http.Handler {
 	for pattern, methods := range routes {
 		mux.Handle(pattern, s.methods(methods))
 	}
+	mux.Handle("GET "+MetricsPath, s.metrics.handler())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	}))
-	return s.recoverPanics(s.accessLog(s.authenticate(mux)))
+	return s.recoverPanics(s.metrics.instrument(s.accessLog(s.authenticate(mux))))
 }
 
 // methods dispatches on the method, so that a known path with a wrong method

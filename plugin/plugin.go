@@ -25,11 +25,16 @@ import (
 // A Service is an open memory plugin: a migrated database, a connection pool
 // and an embedder.
 type Service struct {
-	cfg   Config
-	store *store
-	embed embedder
-	log   *zap.Logger
-	adopt adoption
+	cfg     Config
+	store   *store
+	embed   embedder
+	log     *zap.Logger
+	metrics *metrics
+	adopt   adoption
+	// similarity is the built-in embedder's exact measure of a text's
+	// relatedness to a query (see hashEmbedder.similarity); nil with a
+	// provider, whose cosine is the measure.
+	similarity func(query, content string) float64
 }
 
 // Open validates cfg, migrates the database (creating pgvector when it is
@@ -67,10 +72,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a connection pool to %s: %w", database, err)
 	}
-	s := &Service{cfg: cfg, store: st, log: cfg.Logger, embed: hashEmbedder{dim: cfg.EmbeddingDim}}
+	s := &Service{cfg: cfg, store: st, log: cfg.Logger, metrics: newMetrics(st.pool)}
+	builtin := hashEmbedder{dim: cfg.EmbeddingDim}
+	s.embed, s.similarity = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarity
 	s.adopt.batch = defaultAdoptBatch
 	if cfg.EmbeddingURL != "" {
-		s.embed = newProviderEmbedder(cfg)
+		s.embed, s.similarity = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil
 	}
 	return s, nil
 }

@@ -90,6 +90,9 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	if err != nil || len(live) == 0 {
 		return nil, err
 	}
+	if size <= s.exactScanMax && (p.vector != nil || p.tsquery != "") {
+		return s.searchScoped(ctx, q, p, live)
+	}
 	args := []any{live}
 	param := func(v any) string {
 		args = append(args, v)

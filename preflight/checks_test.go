@@ -253,3 +253,60 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+func TestTheSettingsCheckWarnsWhenSharedBuffersAreFarBelowThePluginsNeeds(t *testing.T) {
+	const mb = 1 << 20
+	tests := []struct {
+		name          string
+		sharedBuffers int64
+		tableBytes    int64
+		status        Status
+		detail        string
+		hint          string
+	}{
+		{"PostgreSQL's stock 128 MB warns even for an empty plugin", 128 * mb, 0, Warn, "below the 256 MB", "at least 256 MB"},
+		{"256 MB with a small table passes", 256 * mb, 40 * mb, Pass, "shared_buffers is 256 MB", ""},
+		{"a table and indexes larger than shared_buffers warn, asking for a quarter's headroom", 512 * mb, 800 * mb, Warn, "smaller than the memory tables and indexes (800 MB)", "at least 1000 MB"},
+		{"shared_buffers that hold the table pass", 1024 * mb, 800 * mb, Pass, "take 800 MB", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := judgeSettings(tt.sharedBuffers, tt.tableBytes)
+			assertResult(t, got, CheckDatabaseSettings, tt.status, tt.detail)
+			if !strings.Contains(got.Hint, tt.hint) {
+				t.Fatalf("hint %q lacks %q", got.Hint, tt.hint)
+			}
+		})
+	}
+}
+
+func TestTheSettingsCheckReadsARealServer(t *testing.T) {
+	big, err := pgtest.StartCluster(pgtest.Options{Settings: []string{"shared_buffers=300MB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { big.Remove() })
+	stock := pgtest.Shared(t).CreateDatabase(t) // pgtest runs 128 MB
+	exec(t, stock, "CREATE SCHEMA memory_plugin; CREATE TABLE memory_plugin.memory_records (content text); "+
+		"INSERT INTO memory_plugin.memory_records SELECT repeat('x', 1000) FROM generate_series(1, 3000)")
+
+	tests := []struct {
+		name   string
+		url    string
+		status Status
+		detail string
+	}{
+		{"a stock server warns and counts the platform plugin's table", stock, Warn, "shared_buffers is 128 MB, below the 256 MB the memory plugin's recall figures need (memory tables: 3 MB)"},
+		{"a server with 300 MB passes", big.Server().DatabaseURL("postgres"), Pass, "shared_buffers is 300 MB; the memory tables and indexes take 0 MB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := pgx.Connect(ctx(t), tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			assertResult(t, checkDatabaseSettings(ctx(t), conn), CheckDatabaseSettings, tt.status, tt.detail)
+		})
+	}
+}

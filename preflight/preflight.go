@@ -23,18 +23,25 @@ const (
 	Pass Status = "pass"
 	Fail Status = "fail"
 	Skip Status = "skip" // the check does not apply to this environment
+	// Warn: the boot would succeed, but something will hurt (a database
+	// tuned far below the plugin's needs). A warning does not fail the
+	// report: its status stays pass and `tenant-init check` exits 0.
+	Warn Status = "warn"
 )
 
 // Check IDs are stable: operators and scripts match on them.
 const (
-	CheckEnv            = "env"
-	CheckUser           = "user"
-	CheckSidecarBinary  = "sidecar-binary"
-	CheckCommand        = "command"
-	CheckDatabase       = "database"
-	CheckPgvector       = "pgvector"
-	CheckListen         = "listen"
-	CheckExternalPlugin = "external-plugin"
+	CheckEnv           = "env"
+	CheckUser          = "user"
+	CheckSidecarBinary = "sidecar-binary"
+	CheckCommand       = "command"
+	CheckDatabase      = "database"
+	CheckPgvector      = "pgvector"
+	// CheckDatabaseSettings warns (never fails) when the plugin's database is
+	// tuned far below what it needs.
+	CheckDatabaseSettings = "database-settings"
+	CheckListen           = "listen"
+	CheckExternalPlugin   = "external-plugin"
 )
 
 // A Result is what one check found.
@@ -53,6 +60,10 @@ func pass(id, format string, args ...any) Result {
 
 func skip(id, format string, args ...any) Result {
 	return Result{ID: id, Status: Skip, Detail: oneLine(format, args...)}
+}
+
+func warn(id, hint, format string, args ...any) Result {
+	return Result{ID: id, Status: Warn, Detail: oneLine(format, args...), Hint: hint}
 }
 
 func fail(id, hint, format string, args ...any) Result {
@@ -77,7 +88,8 @@ func oneLine(format string, args ...any) string {
 
 // A Report is the outcome of a whole preflight run.
 type Report struct {
-	// Status is fail when any check failed, pass otherwise.
+	// Status is fail when any check failed, pass otherwise (warnings
+	// included).
 	Status Status   `json:"status"`
 	Checks []Result `json:"checks"`
 }
@@ -102,7 +114,8 @@ func (r Report) Result(id string) (Result, bool) {
 	return Result{}, false
 }
 
-// WriteText writes one line per check, and the hint under each failure.
+// WriteText writes one line per check, and the hint under each failure or
+// warning.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, c := range r.Checks {

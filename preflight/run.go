@@ -30,7 +30,7 @@ type Config struct {
 	Timeout time.Duration
 }
 
-var allChecks = []string{CheckEnv, CheckUser, CheckSidecarBinary, CheckCommand, CheckDatabase, CheckPgvector, CheckListen, CheckExternalPlugin}
+var allChecks = []string{CheckEnv, CheckUser, CheckSidecarBinary, CheckCommand, CheckDatabase, CheckPgvector, CheckDatabaseSettings, CheckListen, CheckExternalPlugin}
 
 // InvalidEnvironment is the report for an environment the boot would reject
 // with err (exit 78): the env check fails with err's message, the others are
@@ -78,6 +78,7 @@ func Run(ctx context.Context, cfg Config) Report {
 		results = append(results,
 			skip(CheckDatabase, "%s", noSidecar),
 			skip(CheckPgvector, "%s", noSidecar),
+			skip(CheckDatabaseSettings, "%s", noSidecar),
 			skip(CheckListen, "%s", noSidecar))
 	} else {
 		results = append(results, checkSidecarDatabase(ctx, plan.DatabaseURL, cfg.Timeout)...)
@@ -97,16 +98,16 @@ func Run(ctx context.Context, cfg Config) Report {
 }
 
 // checkSidecarDatabase runs the database check and, when it passed, the
-// pgvector check on the same connection.
+// pgvector and settings checks on the same connection.
 func checkSidecarDatabase(ctx context.Context, databaseURL string, timeout time.Duration) []Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	db, conn := checkDatabase(ctx, databaseURL)
 	if conn == nil {
-		return []Result{db, skip(CheckPgvector, "the database check failed")}
+		return []Result{db, skip(CheckPgvector, "the database check failed"), skip(CheckDatabaseSettings, "the database check failed")}
 	}
 	defer conn.Close(context.Background())
-	return []Result{db, checkPgvector(ctx, conn)}
+	return []Result{db, checkPgvector(ctx, conn), checkDatabaseSettings(ctx, conn)}
 }
 
 func checkUser(u supervisor.User, allowRoot bool) (supervisor.Credentials, Result) {

@@ -26,11 +26,14 @@ docs/check.md), through the same functions. Checks, by stable id:
   command          COMMAND (after --) resolves on PATH and that user may execute it
   database         the plugin's database answers within --timeout; its version
   pgvector         the vector extension is installed, or available and creatable by this role
+  database-settings  warns (never fails) when shared_buffers is below 256 MB or below
+                   the memory tables and indexes, which slows recall several-fold
   listen           the sidecar's listen address is free (or held by a healthy plugin)
   external-plugin  an external MEMORY_PLUGIN_URL answers GET /v1/health with 200
-Checks that do not apply are shown as skipped, with the reason.
+Checks that do not apply are shown as skipped, with the reason. A check's
+status is pass, fail, skip or warn; a warning does not fail the verdict.
 
-Exit status: 0 nothing failed, 1 a check failed, 78 the environment itself is
+Exit status: 0 nothing failed (warnings included), 1 a check failed, 78 the environment itself is
 invalid (the boot would exit 78 too), 64 bad flags.`
 
 // newCheckCommand builds `tenant-init check`, the preflight of the operator

@@ -1,0 +1,283 @@
+package pluginbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options of one side-by-side run.
+type Options struct {
+	Memories      int           // memories loaded into each server
+	RecallQueries int           // known-item queries asked by one client
+	Unrelated     int           // unrelated queries asked by one client
+	Clients       int           // concurrent clients of the throughput phases and the load
+	BatchSize     int           // memories per batch request when loading ours
+	BatchClients  int           // concurrent batch requests when loading ours
+	Duration      time.Duration // length of each throughput phase, per server
+	// Settings are the PostgreSQL settings of both clusters.
+	Settings []string
+	// PluginArgv runs our memory-plugin (configured by its environment);
+	// BaselineArgv runs the baseline (given -database-url and -listen).
+	PluginArgv, BaselineArgv []string
+	GoRoot                   string // whose sources make the corpus
+	LogDir                   string // servers' logs
+	Progress                 io.Writer
+}
+
+// Figures are one server's results.
+type Figures struct {
+	Name           string
+	Load           time.Duration
+	LoadPerSec     float64
+	P50, P99       time.Duration
+	QueriesPerSec  float64
+	CommitsPerSec  float64
+	HitAt10        float64
+	UnrelatedEmpty float64
+	RSS, HWM       int64 // bytes, after the run
+	TableBytes     int64 // memory_records with indexes
+}
+
+// Run loads the corpus into the baseline and into ours, measures both and
+// returns their figures (baseline first).
+func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
+	say := func(format string, args ...any) {
+		fmt.Fprintf(o.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	say("generating the corpus: %d memories over %d namespaces", o.Memories, NamespaceCount)
+	// Extra sentences for the commit phase: enough for 2,500 commits/s on
+	// either server.
+	extra := max(1000, int(o.Duration.Seconds()*2500))
+	c, err := Generate(o.GoRoot, o.Memories, extra, o.RecallQueries, o.Unrelated)
+	if err != nil {
+		return base, ours, err
+	}
+
+	say("starting the baseline and ours, each with its own PostgreSQL")
+	b, err := startServer(ctx, "baseline", o.Settings, o.BaselineArgv, "", "", o.LogDir, o.Clients)
+	if err != nil {
+		return base, ours, err
+	}
+	defer b.stop()
+	p, err := startServer(ctx, "ours", o.Settings, o.PluginArgv, "MEMORY_PLUGIN_DATABASE_URL", "MEMORY_PLUGIN_LISTEN_ADDR", o.LogDir, o.Clients)
+	if err != nil {
+		return base, ours, err
+	}
+	defer p.stop()
+	base.Name, ours.Name = "baseline", "ours"
+
+	for _, s := range []*server{b, p} {
+		if err := parallel(ctx, o.Clients, len(c.Namespaces), func(ctx context.Context, i int) error {
+			return s.client.putNamespace(ctx, c.Namespaces[i].Name, c.Namespaces[i].Kind)
+		}); err != nil {
+			return base, ours, fmt.Errorf("%s: namespaces: %w", s.name, err)
+		}
+	}
+
+	say("loading the baseline: one POST per memory, %d clients", o.Clients)
+	start := time.Now()
+	if err := parallel(ctx, o.Clients, len(c.Memories), func(ctx context.Context, i int) error {
+		return b.client.commit(ctx, c.Memories[i])
+	}); err != nil {
+		return base, ours, fmt.Errorf("baseline: load: %w", err)
+	}
+	base.Load = time.Since(start)
+	say("loading ours: batches of %d, %d clients", o.BatchSize, o.BatchClients)
+	start = time.Now()
+	batches := (len(c.Memories) + o.BatchSize - 1) / o.BatchSize
+	if err := parallel(ctx, o.BatchClients, batches, func(ctx context.Context, i int) error {
+		return p.client.commitBatch(ctx, c.Memories[i*o.BatchSize:min((i+1)*o.BatchSize, len(c.Memories))])
+	}); err != nil {
+		return base, ours, fmt.Errorf("ours: load: %w", err)
+	}
+	ours.Load = time.Since(start)
+	for _, f := range []*Figures{&base, &ours} {
+		f.LoadPerSec = float64(len(c.Memories)) / f.Load.Seconds()
+	}
+	say("loaded: baseline %s, ours %s", base.Load.Round(time.Millisecond), ours.Load.Round(time.Millisecond))
+
+	// The mix: a known-item query, then a natural one.
+	mix := make([]Query, 0, 2*len(c.Known))
+	for i, q := range c.Known {
+		mix = append(mix, q, c.Natural[i])
+	}
+	say("warming up, then recall with one client: %d queries each (half known-item), alternating blocks", len(mix))
+	for _, s := range []*server{b, p} {
+		for _, q := range mix[:min(200, len(mix))] {
+			if _, err := s.client.search(ctx, q); err != nil {
+				return base, ours, fmt.Errorf("%s: warm-up: %w", s.name, err)
+			}
+		}
+	}
+	lat := map[*server][]time.Duration{}
+	hits := map[*server]int{}
+	const block = 50
+	for from := 0; from < len(mix); from += block {
+		for _, s := range []*server{b, p} {
+			for _, q := range mix[from:min(from+block, len(mix))] {
+				t0 := time.Now()
+				ids, err := s.client.search(ctx, q)
+				if err != nil {
+					return base, ours, fmt.Errorf("%s: recall: %w", s.name, err)
+				}
+				lat[s] = append(lat[s], time.Since(t0))
+				if q.Want != "" && slices.Contains(ids, q.Want) {
+					hits[s]++
+				}
+			}
+		}
+	}
+	for s, f := range map[*server]*Figures{b: &base, p: &ours} {
+		slices.Sort(lat[s])
+		f.P50, f.P99 = percentile(lat[s], 0.50), percentile(lat[s], 0.99)
+		f.HitAt10 = float64(hits[s]) / float64(len(c.Known))
+		empty := 0
+		for _, q := range c.Unrelated {
+			ids, err := s.client.search(ctx, q)
+			if err != nil {
+				return base, ours, fmt.Errorf("%s: unrelated: %w", s.name, err)
+			}
+			if len(ids) == 0 {
+				empty++
+			}
+		}
+		f.UnrelatedEmpty = float64(empty) / float64(max(1, len(c.Unrelated)))
+	}
+
+	say("recall throughput: %d clients, 2 × %s each, alternating", o.Clients, o.Duration/2)
+	var next atomic.Int64
+	rates, err := alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
+		_, err := s.client.search(ctx, mix[int(next.Add(1))%len(mix)])
+		return err
+	})
+	if err != nil {
+		return base, ours, fmt.Errorf("recall throughput: %w", err)
+	}
+	base.QueriesPerSec, ours.QueriesPerSec = rates[0], rates[1]
+
+	say("single commits: %d clients, 2 × %s each, alternating (PUT namespace, then POST memory)", o.Clients, o.Duration/2)
+	var written atomic.Int64
+	rates, err = alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
+		i := int(written.Add(1))
+		if i >= len(c.Extra) {
+			return errors.New("the corpus has too few extra sentences for this commit phase: lower -duration")
+		}
+		ns := c.Namespaces[i%len(c.Namespaces)]
+		if err := s.client.putNamespace(ctx, ns.Name, ns.Kind); err != nil {
+			return err
+		}
+		return s.client.commit(ctx, Memory{ID: fmt.Sprintf("%08x-0000-4000-9000-%012x", i, i), Namespace: ns.Name, Content: c.Extra[i]})
+	})
+	if err != nil {
+		return base, ours, fmt.Errorf("commits: %w", err)
+	}
+	base.CommitsPerSec, ours.CommitsPerSec = rates[0], rates[1]
+
+	for s, f := range map[*server]*Figures{b: &base, p: &ours} {
+		if f.RSS, f.HWM, err = s.memory(); err != nil {
+			return base, ours, fmt.Errorf("%s: reading its memory: %w", s.name, err)
+		}
+		if f.TableBytes, err = querySize(ctx, s.dbURL, "SELECT pg_total_relation_size('memory_plugin.memory_records')"); err != nil {
+			return base, ours, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return base, ours, nil
+}
+
+// alternate runs op with clients workers against a, then b, then a, then b,
+// each for d, and returns the operations per second of each.
+func alternate(ctx context.Context, a, b *server, clients int, d time.Duration, op func(context.Context, *server) error) ([2]float64, error) {
+	var count [2]int64
+	var spent [2]time.Duration
+	for range 2 {
+		for i, s := range []*server{a, b} {
+			n, took, err := during(ctx, clients, d, func(ctx context.Context) error { return op(ctx, s) })
+			if err != nil {
+				return [2]float64{}, fmt.Errorf("%s: %w", s.name, err)
+			}
+			count[i] += n
+			spent[i] += took
+		}
+	}
+	return [2]float64{float64(count[0]) / spent[0].Seconds(), float64(count[1]) / spent[1].Seconds()}, nil
+}
+
+// during runs op in clients loops until d has passed and returns how many
+// completed and how long the phase took, the last operations included.
+func during(ctx context.Context, clients int, d time.Duration, op func(context.Context) error) (int64, time.Duration, error) {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	var first error
+	var once sync.Once
+	start := time.Now()
+	stop := start.Add(d)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := op(ctx); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return n.Load(), time.Since(start), first
+}
+
+// parallel runs fn for 0..n-1 with workers goroutines and stops at the first
+// error.
+func parallel(ctx context.Context, workers, n int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var first error
+	var once sync.Once
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(p*float64(len(sorted)-1))]
+}
+
+func querySize(ctx context.Context, url, sql string) (int64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int64
+	return n, conn.QueryRow(ctx, sql).Scan(&n)
+}
