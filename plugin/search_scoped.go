@@ -48,7 +48,7 @@ func (s *store) searchScoped(ctx context.Context, q querier, p searchPlan, live 
 	}
 	ctes = append(ctes, `fused AS (SELECT id, sum(s) AS score FROM (`+strings.Join(lists, " UNION ALL ")+`) c GROUP BY id)`)
 	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+`
-		SELECT `+memoryColumns+`, f.score::float8 FROM fused f JOIN `+s.recs+` r ON r.id = f.id
+		SELECT `+memoryColumns+`, f.score::float8 FROM fused f JOIN `+s.recs+` r ON r.id = f.id WHERE `+filter+`
 		ORDER BY r.pin DESC, f.score DESC, r.created_at DESC, r.id LIMIT `+limit, args...)
 	if err != nil {
 		return nil, err
