@@ -5,7 +5,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARIES  := tenant-init memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench clean fuzz
+.PHONY: all build test vet deps bench bench-init clean fuzz
 
 all: build
 
@@ -35,6 +35,14 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# bench-init measures tenant-init against tini side by side (start-up, signal
+# forwarding, RSS, size, polled readiness) and prints the ratios against the
+# goals; docs/benchmarks.md records the results. Needs root; installs Debian's
+# tini when it is missing.
+bench-init: build
+	@command -v tini >/dev/null || apt-get install -y tini || { echo "bench-init: tini is missing and could not be installed (apt-get install tini)" >&2; exit 1; }
+	INITBENCH_TENANT_INIT=$(CURDIR)/bin/tenant-init $(GO) test -run '^$$' -bench AgainstTini -benchtime 1x -timeout 20m ./initbench
 
 clean:
 	rm -rf bin
