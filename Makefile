@@ -3,14 +3,19 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-BINARIES  := tenant-init memory-plugin memory-backfill
+BINARIES  := memory-plugin memory-backfill
 
 .PHONY: all build test vet deps bench bench-init clean fuzz
 
 all: build
 
+# tenant-init is built twice: with the tag pid1, the init (its check and
+# backfill exec tenant-init-tools), and without it, tenant-init-tools, which
+# ships beside it (cmd/tenant-init/tools.go says why).
 build:
 	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -tags pid1 -ldflags '$(LDFLAGS)' -o bin/tenant-init ./cmd/tenant-init
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tenant-init-tools ./cmd/tenant-init
 	@for b in $(BINARIES); do \
 		[ -d cmd/$$b ] || continue; \
 		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b || exit 1; \

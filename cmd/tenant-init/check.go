@@ -1,3 +1,5 @@
+//go:build !pid1
+
 package main
 
 import (
@@ -42,8 +44,8 @@ func newCheckCommand(env envvar.Lookup, status *int) *cobra.Command {
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--timeout 5s] [flags] [-- COMMAND [ARGS...]]",
-		Short: "Preflight the memory-v2 cutover: would the boot succeed here? Changes nothing",
+		Use:   checkUse,
+		Short: checkShort,
 		Long:  checkHelp,
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, command []string) error {
