@@ -15,7 +15,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Retry schedule and limits of plugin calls; documented in the README.
+// Retry schedule and limits of plugin calls; documented in docs/memory-backfill.md.
 const (
 	requestTimeout   = 60 * time.Second // a batch of 500 may wait on embedding
 	healthTimeout    = 5 * time.Second

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The v1 schema, copied from the spec into testdata.
+// The v1 schema of docs/legacy-v1-tables.md, as the fixture in testdata.
 //
 //go:embed testdata/v1-memories.sql
 var v1Schema string
@@ -82,7 +82,7 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// newFixture creates a v1 database: the spec's schema with or without the
+// newFixture creates a v1 database: the fixture's schema with or without the
 // optional columns, this workspace tree, and bulk ordinary memories plus about
 // thirty-five rows for every mapping case.
 //

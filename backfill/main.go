@@ -19,8 +19,8 @@ import (
 	"github.com/agentplatform/tenant-init/envvar"
 )
 
-// Exit statuses of Main (sysexits where one fits); documented in -help and the
-// README.
+// Exit statuses of Main (sysexits where one fits); documented in -help and
+// docs/memory-backfill.md.
 const (
 	ExitOK          = 0
 	ExitFailed      = 1  // rows failed, missing or mismatched, or the run stopped half-way

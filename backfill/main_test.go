@@ -3,6 +3,7 @@ package backfill
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -117,5 +118,23 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("stderr %q\nwant   %q", got.stderr, tt.want)
 			}
 		})
+	}
+}
+
+func TestTheBackfillPageDocumentsEveryFlagVariableAndExitStatus(t *testing.T) {
+	page, err := os.ReadFile("../docs/memory-backfill.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"-dry-run", "-apply", "-verify", "-workspace", "-batch-size", "-concurrency", "-json",
+		"DATABASE_URL", "MEMORY_PLUGIN_URL", "MEMORY_PLUGIN_TOKEN", "MEMORY_BACKFILL_PROGRESS_INTERVAL"} {
+		if !strings.Contains(string(page), "| `"+name) {
+			t.Errorf("docs/memory-backfill.md has no row for %s", name)
+		}
+	}
+	for _, code := range []int{ExitOK, ExitFailed, ExitUsage, ExitUnavailable, ExitConfig} {
+		if !strings.Contains(string(page), fmt.Sprintf("| %d |", code)) {
+			t.Errorf("docs/memory-backfill.md does not document exit status %d", code)
+		}
 	}
 }

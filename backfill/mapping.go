@@ -6,9 +6,9 @@ import (
 )
 
 // The v1 → v2 namespace mapping. The rules are the platform's own resolution
-// (../shared/specs/v1-memories.sql); what the spec leaves open — rows it cannot
-// resolve — is decided here, one reason or rule per case, and documented in the
-// README's "Mapping rules" section.
+// (docs/legacy-v1-tables.md, "Namespace resolution"); what those three rules
+// leave open — rows they cannot resolve — is decided here, one reason or rule
+// per case, and documented in docs/memory-backfill.md, "Mapping rules".
 
 // MaxHops is how many parent_id links the chain from a workspace to its root may
 // have: the platform's resolution gives up after 50.
@@ -31,8 +31,8 @@ const (
 	ReasonChainTooDeep    Reason = "chain_too_deep"   // the root is more than MaxHops links away
 )
 
-// A Rule names a documented decision that maps a row the spec's three lines do
-// not settle on their own. Rows mapped by a rule are copied and counted per rule.
+// A Rule names a documented decision that maps a row the platform's three
+// resolution rules do not settle on their own. Rows mapped by a rule are copied and counted per rule.
 type Rule string
 
 // Rules.

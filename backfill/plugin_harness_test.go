@@ -2,8 +2,9 @@ package backfill
 
 // The stage-2 tests run the real memory plugin (package plugin, served over
 // real HTTP in the test process) against a pgtest database, and talk to it over
-// HTTP only, as the backfill does: the wire contract and the brief's extensions
-// are the interface; the package is used only to start it.
+// HTTP only, as the backfill does: the wire contract (docs/http-api-v1.md) and
+// the plugin's extensions (batch, lookup, created_at, metadata) are the
+// interface; the package is used only to start it.
 
 import (
 	"bytes"

@@ -88,7 +88,7 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m) // map keys come out sorted: a stable document
 }
 
-// Line is the final summary line; its keys are fixed (see README).
+// Line is the final summary line; its keys are fixed (docs/memory-backfill.md).
 func (s *Summary) Line() string {
 	return fmt.Sprintf("summary mode=%s scanned=%d %s=%d skipped=%d failed=%d elapsed=%s",
 		s.Mode, s.Scanned, doneKey(s.Mode), s.Done, s.Skipped, s.Failed, roundElapsed(s.Elapsed))

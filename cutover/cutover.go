@@ -1,8 +1,8 @@
 // Package cutover decides, from the operator's environment, whether a tenant
 // boots with the bundled memory-plugin sidecar, and how.
 //
-// It is the one reader of the cutover variables (docs: README "Memory v2
-// cutover"). tenant-init's boot and `tenant-init check` both call Read, so the
+// It is the one reader of the cutover variables (docs/boot.md states the
+// contract, docs/tenant-init.md "Memory v2 cutover" every rule). tenant-init's boot and `tenant-init check` both call Read, so the
 // preflight can never disagree with what the boot does. Every value is read
 // strictly through package envvar, and every configuration problem is an
 // *envvar.Error: callers map it to exit status 78 (EX_CONFIG).

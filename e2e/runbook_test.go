@@ -17,7 +17,7 @@ import (
 )
 
 // TestTheOperatorRunbookWorksThroughDockerExec follows the runbook of
-// tenant-boot.md on a tenant with legacy memories: check in the running
+// docs/boot.md on a tenant with legacy memories: check in the running
 // tenant, redeploy with the cutover, then backfill -dry-run, -apply, -verify.
 func TestTheOperatorRunbookWorksThroughDockerExec(t *testing.T) {
 	t.Parallel()
@@ -135,7 +135,7 @@ func (l legacyMemories) any() string {
 // returns where the backfill must put each one.
 func seedLegacyMemories(t *testing.T, url string) legacyMemories {
 	t.Helper()
-	// The v1 schema as the spec gives it; backfill keeps the one copy (it embeds it).
+	// The v1 schema of docs/legacy-v1-tables.md; backfill keeps the one copy (it embeds it).
 	ddl, err := os.ReadFile("../backfill/testdata/v1-memories.sql")
 	if err != nil {
 		t.Fatal(err)

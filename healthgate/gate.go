@@ -1,6 +1,6 @@
 // Package healthgate tells when a freshly started HTTP sidecar is ready to
 // serve, so that the services that depend on it start neither too early nor
-// a second too late (docs: README "Memory v2 cutover", section "The gate").
+// a second too late (docs/tenant-init.md, section "The gate"; why: docs/boot.md).
 //
 // A Gate sees readiness two ways:
 //

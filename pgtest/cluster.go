@@ -19,7 +19,8 @@ import (
 type Options struct {
 	// WithoutPgvector starts the cluster from a private copy of the PostgreSQL
 	// installation that lacks pgvector's files, so pg_available_extensions really
-	// has no "vector": the situation of the staging incident.
+	// has no "vector": the database on which the old entrypoint's sidecar
+	// failed every redeploy (docs/boot.md).
 	WithoutPgvector bool
 }
 

@@ -38,7 +38,7 @@ const (
 	minTokenLen     = 16
 )
 
-// An EnvVar documents one environment variable for --help and the README.
+// An EnvVar documents one environment variable for --help and docs/memory-plugin.md.
 type EnvVar struct{ Name, Default, Meaning string }
 
 // EnvVars lists every variable ConfigFromEnv reads, in the order --help shows them.

@@ -1,7 +1,6 @@
 // Package plugin is the memory plugin: the HTTP service of the memory plugin
-// contract v1 (/work/shared/specs/memory-plugin-http-v1.md) on PostgreSQL with
-// pgvector, plus the extensions the backfill needs (batch, lookup, created_at,
-// metadata).
+// contract v1 (docs/http-api-v1.md) on PostgreSQL with pgvector, plus the
+// extensions the backfill needs (batch, lookup, created_at, metadata).
 //
 // A Service is opened against a database, which it migrates first, and serves
 // the contract through Handler:

@@ -4,9 +4,9 @@
 // role create it), is the port free, does an external plugin answer.
 //
 // Every check only looks: no CREATE EXTENSION, no migration, no listening beyond
-// a momentary bind. The staging incident in the boot spec (a sidecar dying on a
-// database without pgvector, 30 s into every redeploy) is what the pgvector
-// check exists to catch ahead of time.
+// a momentary bind. The pgvector check exists to catch ahead of time what broke
+// the old shell entrypoint on staging: a sidecar dying on a database without
+// pgvector, 30 s into every redeploy (docs/boot.md).
 package preflight
 
 import (

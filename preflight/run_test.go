@@ -43,7 +43,7 @@ func TestRunChecksWhatTheEnvironmentAsksFor(t *testing.T) {
 			want:   map[string]Status{CheckSidecarBinary: Pass, CheckDatabase: Pass, CheckPgvector: Pass, CheckListen: Pass, CheckExternalPlugin: Skip},
 		},
 		{
-			name:   "cutover on a database without pgvector fails the pgvector check: the staging incident",
+			name:   "cutover on a database without pgvector fails the pgvector check, as the old entrypoint's sidecar failed",
 			env:    map[string]string{"MEMORY_V2_CUTOVER": "true", "DATABASE_URL": noVectorDB, "MEMORY_PLUGIN_BIN": bin, "MEMORY_PLUGIN_LISTEN_ADDR": listen},
 			status: Fail,
 			want:   map[string]Status{CheckDatabase: Pass, CheckPgvector: Fail},

@@ -1,5 +1,7 @@
--- Copied verbatim from ../shared/specs/v1-memories.sql (the spec, read-only) so the
--- tests need nothing outside the repository. Keep it identical to the spec.
+-- Test fixture: the shape of the legacy (v1) tables described in
+-- docs/legacy-v1-tables.md. The backfill's tests and the e2e runbook test build
+-- their v1 database from this file; change it and that page together, and only
+-- when deployed tenants changed.
 
 -- The legacy (v1) memory tables that memory-backfill reads, as they exist in a
 -- tenant's platform database. Column names and types are the ones deployed tenants

@@ -209,7 +209,7 @@ func TestHelpDocumentsEveryVariableAndExitCode(t *testing.T) {
 	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exit %d: %s", code, stderr.String())
 	}
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile("../../docs/memory-plugin.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +217,8 @@ func TestHelpDocumentsEveryVariableAndExitCode(t *testing.T) {
 		if !strings.Contains(stdout.String(), v.Name) {
 			t.Errorf("--help lacks %s", v.Name)
 		}
-		if !bytes.Contains(readme, []byte(v.Name)) {
-			t.Errorf("README.md lacks %s", v.Name)
+		if !bytes.Contains(page, []byte(v.Name)) {
+			t.Errorf("docs/memory-plugin.md lacks %s", v.Name)
 		}
 	}
 	for _, code := range []string{"64", "69", "71", "78"} {

@@ -21,7 +21,7 @@ listening beyond a momentary bind. Run it where the tenant runs:
   docker run --rm --env-file tenant.env --entrypoint /tenant-init <image> check -- /app/server
 
 It reads the same variables and flags as the boot (see tenant-init --help and
-the README), through the same functions. Checks, by stable id:
+docs/check.md), through the same functions. Checks, by stable id:
   env              the cutover variables parse and agree; what the boot would do
   user             the configured user resolves and the privilege drop would succeed
   sidecar-binary   the sidecar binary exists and that user may execute it

@@ -76,7 +76,7 @@ func TestBadInputGetsOneLineAndItsExitStatus(t *testing.T) {
 		{name: "the version subcommand takes no argument", args: []string{"version", "now"},
 			want: 64, line: `unknown command "now" for "tenant-init version"`},
 
-		// The cutover variables (README "Memory v2 cutover"); COMMAND would
+		// The cutover variables (docs/tenant-init.md, "Memory v2 cutover"); COMMAND would
 		// print, the sidecar too: stdout must stay empty.
 		{name: "MEMORY_V2_CUTOVER=yes is a configuration error, never a silent false", env: []string{"MEMORY_V2_CUTOVER=yes"}, args: mainRan,
 			want: 78, line: `MEMORY_V2_CUTOVER="yes" is invalid; accepted: true, false, 1 or 0`},

@@ -1,6 +1,6 @@
 // Command tenant-init is the PID-1 init of tenant containers: it runs COMMAND as
 // the main service, beside further services and gated sidecars, reaps zombies,
-// forwards signals, and stops everything in order. See the README and --help.
+// forwards signals, and stops everything in order. See docs/tenant-init.md and --help.
 package main
 
 import (

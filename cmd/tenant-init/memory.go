@@ -19,11 +19,11 @@ const memorySidecarName = "memory-plugin"
 // own stderr may only hint at.
 const diagnoseHint = "run `tenant-init check` (docker exec <container> /tenant-init check) to diagnose"
 
-// memoryHelp is the --help section on the cutover variables; the README's
-// "Memory v2 cutover" has the full rules.
+// memoryHelp is the --help section on the cutover variables; the section
+// "Memory v2 cutover" of docs/tenant-init.md has the full rules.
 var memoryHelp = `
 
-Memory v2 cutover (README "Memory v2 cutover"): the memory-plugin sidecar starts
+Memory v2 cutover (docs/tenant-init.md, "Memory v2 cutover"): the memory-plugin sidecar starts
 only when MEMORY_V2_CUTOVER=true or MEMORY_PLUGIN_URL is a loopback URL, unless
 MEMORY_PLUGIN_DISABLE=1. It starts first; the main services start once it is
 healthy (log line "memory-plugin: sidecar healthy") and get MEMORY_PLUGIN_URL.

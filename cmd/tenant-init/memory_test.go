@@ -21,7 +21,8 @@ import (
 // main service, printing the MEMORY_PLUGIN_URL it was given.
 
 // cutoverVariables are the variables package cutover reads: the operators'
-// contract (README "Memory v2 cutover").
+// contract (docs/boot.md) and tenant-init's own (docs/tenant-init.md, "Memory
+// v2 cutover").
 var cutoverVariables = []string{
 	"MEMORY_V2_CUTOVER", "MEMORY_PLUGIN_URL", "MEMORY_PLUGIN_DISABLE", "MEMORY_PLUGIN_DATABASE_URL",
 	"DATABASE_URL", "MEMORY_PLUGIN_LISTEN_ADDR", "MEMORY_PLUGIN_BIN", "MEMORY_PLUGIN_GATE_TIMEOUT",
