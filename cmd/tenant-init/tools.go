@@ -25,3 +25,27 @@ const (
 type toolsError struct{ error }
 
 func (e toolsError) Unwrap() error { return e.error }
+
+// checkHelp is check's --help text (linked in tenant-init-tools only; here so
+// that the tests of either build can read it).
+const checkHelp = `check runs, before an operator flips memory-v2 cutover, every check that applies
+to this environment and changes nothing: no CREATE EXTENSION, no migration, no
+listening beyond a momentary bind. Run it where the tenant runs:
+
+  docker exec <tenant> /tenant-init check
+  docker run --rm --env-file tenant.env --entrypoint /tenant-init <image> check -- /app/server
+
+It reads the same variables and flags as the boot (see tenant-init --help and
+docs/check.md), through the same functions. Checks, by stable id:
+  env              the cutover variables parse and agree; what the boot would do
+  user             the configured user resolves and the privilege drop would succeed
+  sidecar-binary   the sidecar binary exists and that user may execute it
+  command          COMMAND (after --) resolves on PATH and that user may execute it
+  database         the plugin's database answers within --timeout; its version
+  pgvector         the vector extension is installed, or available and creatable by this role
+  listen           the sidecar's listen address is free (or held by a healthy plugin)
+  external-plugin  an external MEMORY_PLUGIN_URL answers GET /v1/health with 200
+Checks that do not apply are shown as skipped, with the reason.
+
+Exit status: 0 nothing failed, 1 a check failed, 78 the environment itself is
+invalid (the boot would exit 78 too), 64 bad flags.`
