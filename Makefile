@@ -3,14 +3,19 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-BINARIES  := tenant-init memory-plugin memory-backfill
+BINARIES  := memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench bench-plugin clean fuzz
+.PHONY: all build test vet deps bench bench-plugin bench-init clean fuzz
 
 all: build
 
+# tenant-init is built twice: with the tag pid1, the init (its check and
+# backfill exec tenant-init-tools), and without it, tenant-init-tools, which
+# ships beside it (cmd/tenant-init/tools.go says why).
 build:
 	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -tags pid1 -ldflags '$(LDFLAGS)' -o bin/tenant-init ./cmd/tenant-init
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tenant-init-tools ./cmd/tenant-init
 	@for b in $(BINARIES); do \
 		[ -d cmd/$$b ] || continue; \
 		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$b ./cmd/$$b || exit 1; \
@@ -44,6 +49,14 @@ BENCH_FLAGS ?=
 bench-plugin: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/plugin-bench ./cmd/plugin-bench
 	bin/plugin-bench -plugin-bin bin/memory-plugin $(BENCH_FLAGS)
+
+# bench-init measures tenant-init against tini side by side (start-up, signal
+# forwarding, RSS, size, polled readiness) and prints the ratios against the
+# goals; docs/benchmarks.md records the results. Needs root; installs Debian's
+# tini when it is missing.
+bench-init: build
+	@command -v tini >/dev/null || apt-get install -y tini || { echo "bench-init: tini is missing and could not be installed (apt-get install tini)" >&2; exit 1; }
+	INITBENCH_TENANT_INIT=$(CURDIR)/bin/tenant-init $(GO) test -run '^$$' -bench AgainstTini -benchtime 1x -timeout 20m ./initbench
 
 clean:
 	rm -rf bin

@@ -80,7 +80,7 @@ for bin in tenant-init memory-plugin; do
 	[ -x "bin/$bin" ] || die "bin/$bin was not built: is cmd/$bin in this checkout?"
 done
 mkdir "$work/bin"
-cp bin/tenant-init bin/memory-plugin "$work/bin/"
+cp bin/tenant-init bin/tenant-init-tools bin/memory-plugin "$work/bin/"
 CGO_ENABLED=0 go build -trimpath -o "$work/bin/demomain" ./e2e/demomain
 chmod 755 "$work/bin" "$work/bin/"*
 

@@ -1,3 +1,5 @@
+//go:build !pid1
+
 package main
 
 import (
@@ -17,8 +19,8 @@ import (
 // the arguments through untouched.
 func newBackfillCommand(env envvar.Lookup, status *int) *cobra.Command {
 	return &cobra.Command{
-		Use:                "backfill -dry-run | -apply | -verify [flags]",
-		Short:              "Copy legacy (v1) memories into the memory plugin; the same as /memory-backfill (see backfill -help)",
+		Use:                backfillUse,
+		Short:              backfillShort,
 		DisableFlagParsing: true,
 		Run: func(cmd *cobra.Command, args []string) {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -1,3 +1,5 @@
+//go:build !pid1
+
 package main
 
 import (
@@ -11,31 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-const checkHelp = `check runs, before an operator flips memory-v2 cutover, every check that applies
-to this environment and changes nothing: no CREATE EXTENSION, no migration, no
-listening beyond a momentary bind. Run it where the tenant runs:
-
-  docker exec <tenant> /tenant-init check
-  docker run --rm --env-file tenant.env --entrypoint /tenant-init <image> check -- /app/server
-
-It reads the same variables and flags as the boot (see tenant-init --help and
-docs/check.md), through the same functions. Checks, by stable id:
-  env              the cutover variables parse and agree; what the boot would do
-  user             the configured user resolves and the privilege drop would succeed
-  sidecar-binary   the sidecar binary exists and that user may execute it
-  command          COMMAND (after --) resolves on PATH and that user may execute it
-  database         the plugin's database answers within --timeout; its version
-  pgvector         the vector extension is installed, or available and creatable by this role
-  database-settings  warns (never fails) when shared_buffers is below 256 MB or below
-                   the memory tables and indexes, which slows recall several-fold
-  listen           the sidecar's listen address is free (or held by a healthy plugin)
-  external-plugin  an external MEMORY_PLUGIN_URL answers GET /v1/health with 200
-Checks that do not apply are shown as skipped, with the reason. A check's
-status is pass, fail, skip or warn; a warning does not fail the verdict.
-
-Exit status: 0 nothing failed (warnings included), 1 a check failed, 78 the environment itself is
-invalid (the boot would exit 78 too), 64 bad flags.`
-
 // newCheckCommand builds `tenant-init check`, the preflight of the operator
 // runbook. It binds the boot's own flags so `check --user app` checks what
 // `tenant-init --user app` would do.
@@ -45,8 +22,8 @@ func newCheckCommand(env envvar.Lookup, status *int) *cobra.Command {
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--timeout 5s] [flags] [-- COMMAND [ARGS...]]",
-		Short: "Preflight the memory-v2 cutover: would the boot succeed here? Changes nothing",
+		Use:   checkUse,
+		Short: checkShort,
 		Long:  checkHelp,
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, command []string) error {

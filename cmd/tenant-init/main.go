@@ -26,7 +26,7 @@ func main() {
 // chose, or the one its error calls for, reported on one line.
 func execute(args []string, env envvar.Lookup) int {
 	status := 0
-	root := newRootCommand(env, &status)
+	root := newRootCommand(env, args, &status)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tenant-init: "+err.Error())
@@ -43,6 +43,9 @@ func exitStatus(err error) int {
 	}
 	if errors.As(err, new(*envvar.Error)) {
 		return supervisor.ExitConfig
+	}
+	if errors.As(err, new(toolsError)) {
+		return supervisor.ExitOSError
 	}
 	return supervisor.ExitUsage // cobra's own complaints are about the command line
 }

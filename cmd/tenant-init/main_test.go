@@ -12,8 +12,9 @@ import (
 )
 
 // tenantInit is the binary under test, built once by TestMain as it ships
-// (CGO_ENABLED=0, no race detector); sidecarBin is testdata/sidecar, the
-// memory-plugin stand-in, built alike.
+// (CGO_ENABLED=0, no race detector, tag pid1, tenant-init-tools beside it for
+// check and backfill); sidecarBin is testdata/sidecar, the memory-plugin
+// stand-in, built alike.
 var tenantInit, sidecarBin string
 
 // helperEnv selects a helper service: the test binary re-executed (see helpers_test.go).
@@ -38,7 +39,8 @@ func TestMain(m *testing.M) {
 		tenantInit = filepath.Join(dir, "tenant-init")
 		sidecarBin = filepath.Join(dir, "memory-plugin")
 		for _, b := range [][]string{
-			{"-o", tenantInit, "-ldflags", "-X main.version=test -X main.commit=abc123", "."},
+			{"-o", tenantInit, "-tags", "pid1", "-ldflags", "-X main.version=test -X main.commit=abc123", "."},
+			{"-o", filepath.Join(dir, toolsBinary), "-ldflags", "-X main.version=test -X main.commit=abc123", "."},
 			{"-o", sidecarBin, "github.com/agentplatform/tenant-init/testdata/sidecar"},
 		} {
 			build := exec.Command("go", append([]string{"build"}, b...)...)

@@ -44,9 +44,10 @@ Exit status:
   71   an init duty impossible (subreaper, the readiness socket, spawning)
   77   privileges cannot be dropped, or services would run as root without --allow-root`
 
-// newRootCommand builds the command line. status receives the exit status of a
-// run; errors are returned for execute to report.
-func newRootCommand(env envvar.Lookup, status *int) *cobra.Command {
+// newRootCommand builds the command line, args being the whole of it (the
+// subcommands that run in tenant-init-tools pass it on). status receives the
+// exit status of a run; errors are returned for execute to report.
+func newRootCommand(env envvar.Lookup, args []string, status *int) *cobra.Command {
 	root := &cobra.Command{
 		Use:               usageLine,
 		Short:             "PID-1 init for tenant containers",
@@ -72,7 +73,8 @@ func newRootCommand(env envvar.Lookup, status *int) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w; see tenant-init --help", err)}
 	})
-	root.AddCommand(newVersionCommand(), newCheckCommand(env, status), newBackfillCommand(env, status))
+	root.AddCommand(newVersionCommand())
+	root.AddCommand(toolCommands(env, args, status)...)
 	return root
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/agentplatform/tenant-init/supervisor"
 )
@@ -15,7 +16,9 @@ import (
 // declaration, as in sh; it separates declarations in TENANT_INIT_SERVICES.
 const serviceForm = "name=NAME[,dir=DIR],cmd=COMMAND [ARGS...] (cmd last; arguments quoted as in sh)"
 
-var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// serviceName is compiled on first use: PID 1 pays for package-level work at
+// every start, and most containers declare no service.
+var serviceName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // serviceError says what is wrong with a declaration.
 type serviceError struct{ reason string }
@@ -91,7 +94,7 @@ func parseService(decl string) (supervisor.Service, error) {
 		// Reserved even when memory v2 is off, so that opting in later
 		// cannot turn a working declaration into a clash at boot.
 		return svc, serviceError{`the name "` + memorySidecarName + `" is the bundled sidecar's`}
-	case !serviceName.MatchString(svc.Name):
+	case !serviceName().MatchString(svc.Name):
 		return svc, serviceError{"name " + svc.Name + " must be letters, digits, '.', '_' or '-'"}
 	case seen["dir"] && svc.Dir == "":
 		return svc, serviceError{"dir is empty"}

@@ -1,0 +1,146 @@
+package initbench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StampEnv, set to 1 in a re-executed test binary, makes it the stamp service.
+const StampEnv = "INITBENCH_STAMP_SERVICE"
+
+// Stamp is the service of the forwarding measurement: it prints "ready", then,
+// for every SIGUSR1 it receives, the CLOCK_MONOTONIC reading in nanoseconds at
+// receipt; SIGTERM ends it. Both inits run this same program, so its own share
+// of the latency (the Go runtime's signal delivery to a goroutine) is equal.
+func Stamp() int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM)
+	fmt.Println("ready")
+	for sig := range sigs {
+		if sig == syscall.SIGTERM {
+			return 0
+		}
+		fmt.Println(monotonic())
+	}
+	return 0
+}
+
+// monotonic reads CLOCK_MONOTONIC, the clock both processes share.
+func monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// A running is an init running the stamp service.
+type running struct {
+	init  Init
+	pid   int        // as seen from here
+	done  chan error // the init's exit
+	stamp *bufio.Scanner
+}
+
+// Forwarding starts each of inits as PID 1 with the stamp service (service is
+// the command line that runs Stamp), sends SIGUSR1 to the init samples times
+// each, interleaved, and returns the latencies from just before kill(2) to the
+// service's receipt, by init name, and each init's VmRSS in bytes, read after
+// the samples while the service still runs.
+func Forwarding(inits []Init, service []string, samples int) (lat map[string][]time.Duration, rss map[string]int64, err error) {
+	var runs []*running
+	defer func() {
+		for _, r := range runs {
+			syscall.Kill(r.pid, syscall.SIGTERM)
+			select {
+			case <-r.done:
+			case <-time.After(10 * time.Second):
+				syscall.Kill(r.pid, syscall.SIGKILL)
+				<-r.done
+			}
+		}
+	}()
+	for _, in := range inits {
+		r, err := startStamped(in, service)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, r)
+	}
+	lat = map[string][]time.Duration{}
+	for i := 0; i < samples; i++ {
+		for j := range runs {
+			r := runs[(i+j)%len(runs)]
+			sent := monotonic()
+			if err := syscall.Kill(r.pid, syscall.SIGUSR1); err != nil {
+				return nil, nil, fmt.Errorf("signal %s: %w", r.init.Name, err)
+			}
+			if !r.stamp.Scan() {
+				return nil, nil, fmt.Errorf("%s: the stamp service stopped answering (%v)", r.init.Name, r.stamp.Err())
+			}
+			got, err := strconv.ParseInt(r.stamp.Text(), 10, 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: stamp %q: %w", r.init.Name, r.stamp.Text(), err)
+			}
+			lat[r.init.Name] = append(lat[r.init.Name], time.Duration(got-sent))
+		}
+	}
+	rss = map[string]int64{}
+	for _, r := range runs {
+		if rss[r.init.Name], err = VmRSS(r.pid); err != nil {
+			return nil, nil, err
+		}
+	}
+	return lat, rss, nil
+}
+
+func startStamped(in Init, service []string) (*running, error) {
+	cmd := command(PID1, in.Argv(PID1, service))
+	cmd.Env = append(os.Environ(), StampEnv+"=1")
+	cmd.Stdout = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", in.Name, err)
+	}
+	r := &running{init: in, pid: cmd.Process.Pid, done: make(chan error, 1), stamp: bufio.NewScanner(out)}
+	ready := make(chan bool, 1)
+	go func() { ready <- r.stamp.Scan() && r.stamp.Text() == "ready" }()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("%s: the stamp service did not say ready", in.Name)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("%s: the stamp service did not say ready within 30s", in.Name)
+	}
+	go func() { r.done <- cmd.Wait() }()
+	return r, nil
+}
+
+// VmRSS reads the resident set size of process pid, in bytes.
+func VmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
