@@ -1,6 +1,6 @@
 // Package inittest runs an init under test for real, as PID 1 of a fresh PID
 // namespace (unshare) or as a child subreaper that is not PID 1, and lets tests
-// await what it prints instead of sleeping. Tests using it must run as root.
+// await what it prints instead of sleeping. Most starts need root (see Start).
 package inittest
 
 import (
@@ -73,8 +73,14 @@ type Init struct {
 
 // Start starts argv, the init and its arguments, in mode. The init is killed
 // when the test ends if it is still running.
+//
+// Under `go test -short` (make unit) a start that needs root — PID 1 mode, bind
+// mounts, RunAs, a private network — skips t instead.
 func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 	t.Helper()
+	if testing.Short() && needsRoot(mode, opts) {
+		t.Skipf("inittest: running the init %s needs root; skipped under -short (make unit)", mode)
+	}
 	wrapped := wrap(mode, opts, argv)
 	cmd := exec.Command(wrapped[0], wrapped[1:]...)
 	cmd.Env = append(os.Environ(), opts.Env...)
@@ -130,6 +136,11 @@ func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 // wrap builds the command line that starts argv in mode: unshare for new
 // namespaces, a shell to prepare them (loopback up, bind mounts), setpriv for
 // RunAs. Each execs the next, so the init keeps the pid it started with.
+// needsRoot reports whether wrap needs root: namespaces, mounts or another uid.
+func needsRoot(mode Mode, opts Options) bool {
+	return mode == PID1 || len(opts.Binds) > 0 || opts.RunAs != "" || opts.PrivateNetwork
+}
+
 func wrap(mode Mode, opts Options, argv []string) []string {
 	if opts.RunAs != "" {
 		uid, gid, _ := strings.Cut(opts.RunAs, ":")
