@@ -1,11 +1,12 @@
-# The one entry point for building and testing; .ci/run calls `make test`.
+# The one entry point for building and testing; .ci/run calls `make lint` and
+# `make test` with a module and build cache of its own, both empty.
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARIES  := tenant-init memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench clean fuzz
+.PHONY: all build test unit lint vet modules deps bench clean fuzz
 
 all: build
 
@@ -20,12 +21,45 @@ build:
 deps:
 	bash scripts/install-postgres.sh
 
+# modules downloads every module go.mod lists, for every platform: the e2e
+# image build vendors them with the network off (scripts/build-image-local.sh),
+# and `go build` on Linux never fetches some of them (cobra's Windows-only
+# mousetrap), so a fresh module cache would lack them.
+modules:
+	$(GO) mod download
+
+# TESTDATA_PKGS are the programs under testdata/ directories, which ./...
+# leaves out; lint vets and checks them explicitly.
+TESTDATA_PKGS = $(sort $(patsubst %/,%,$(dir $(shell find . -path ./vendor -prune -o -path '*/testdata/*' -name '*.go' -print))))
+
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... $(TESTDATA_PKGS)
+
+# STATICCHECK is pinned; `go run` fetches and builds it through the module
+# cache, so nothing is installed by hand.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# lint fails on unformatted files (listing them), go vet findings (testdata
+# programs included) and staticcheck findings.
+lint: vet
+	@unformatted=$$(gofmt -l $$(find . -path ./vendor -prune -o -name '*.go' -print)); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+	$(STATICCHECK) ./... $(TESTDATA_PKGS)
+	@echo "lint: gofmt, go vet and staticcheck $(STATICCHECK_VERSION) found nothing"
+
+# unit runs the tests that need no root, PostgreSQL or Docker, in seconds:
+# `go test -short` on every package but e2e (Docker only). Under -short, and
+# only there, the shared test helpers skip what needs more, naming it:
+# pgtest (a PostgreSQL cluster) and inittest (root: PID namespaces, bind
+# mounts, another uid); `go test -short -v` lists the skips. `make test`
+# never passes -short, so there a missing dependency fails the test.
+unit:
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
 # test runs every test: unit, real PostgreSQL + pgvector, real PID 1, real containers.
-# It needs root (PID namespaces, privilege drop) and `make deps` once.
-test: vet
+# It needs root (PID namespaces, privilege drop), a Docker engine and `make deps` once.
+test: modules vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
