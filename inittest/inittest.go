@@ -78,8 +78,8 @@ type Init struct {
 // mounts, RunAs, a private network — skips t instead.
 func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 	t.Helper()
-	if testing.Short() && needsRoot(mode, opts) {
-		t.Skipf("inittest: running the init %s needs root; skipped under -short (make unit)", mode)
+	if needsRoot(mode, opts) {
+		NeedsRoot(t)
 	}
 	wrapped := wrap(mode, opts, argv)
 	cmd := exec.Command(wrapped[0], wrapped[1:]...)
@@ -136,6 +136,19 @@ func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 // wrap builds the command line that starts argv in mode: unshare for new
 // namespaces, a shell to prepare them (loopback up, bind mounts), setpriv for
 // RunAs. Each execs the next, so the init keeps the pid it started with.
+// NeedsRoot marks t as needing root (namespaces, mounts, another uid): under
+// `go test -short` (make unit) it skips t; otherwise, run as another user, it
+// fails t at once with that reason instead of letting it fail on a symptom.
+func NeedsRoot(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs root; skipped under -short (make unit)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root (PID namespaces, mounts or switching users): run it as root")
+	}
+}
+
 // needsRoot reports whether wrap needs root: namespaces, mounts or another uid.
 func needsRoot(mode Mode, opts Options) bool {
 	return mode == PID1 || len(opts.Binds) > 0 || opts.RunAs != "" || opts.PrivateNetwork
