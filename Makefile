@@ -50,10 +50,11 @@ lint: vet
 
 # unit runs the tests that need no root, PostgreSQL or Docker, in seconds:
 # `go test -short` on every package but e2e (Docker only). Under -short, and
-# only there, the shared test helpers skip what needs more, naming it:
-# pgtest (a PostgreSQL cluster) and inittest (root: PID namespaces, bind
-# mounts, another uid); `go test -short -v` lists the skips. `make test`
-# never passes -short, so there a missing dependency fails the test.
+# only there, what needs more is skipped, naming it: pgtest.SkipShort (called
+# by every pgtest entry point: PostgreSQL) and inittest.NeedsRoot (called by
+# inittest.Start for PID namespaces and mounts, and by the tests that switch
+# users); `go test -short -v` lists the skips. It passes as an unprivileged
+# user. `make test` never passes -short, so there a missing dependency fails.
 unit:
 	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
