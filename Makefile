@@ -50,8 +50,9 @@ lint: vet
 
 # unit runs the tests that need no root, PostgreSQL or Docker, in seconds:
 # `go test -short` on every package but e2e (Docker only). Under -short, and
-# only there, what needs more is skipped, naming it: pgtest.SkipShort (called
-# by every pgtest entry point: PostgreSQL) and inittest.NeedsRoot (called by
+# only there, what needs more is skipped, naming it: pgtest.SkipShort (in
+# pgtest.Shared and New, or first in a test that starts a cluster itself:
+# PostgreSQL) and inittest.NeedsRoot (called by
 # inittest.Start for PID namespaces and mounts, and by the tests that switch
 # users); `go test -short -v` lists the skips. It passes as an unprivileged
 # user. `make test` never passes -short, so there a missing dependency fails.
