@@ -1,11 +1,12 @@
-# The one entry point for building and testing; .ci/run calls `make test`.
+# The one entry point for building and testing; .ci/run calls `make lint` and
+# `make test` with a module and build cache of its own, both empty.
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARIES  := memory-plugin memory-backfill
 
-.PHONY: all build test vet deps bench bench-plugin bench-init clean fuzz
+.PHONY: all build test unit lint vet modules deps bench bench-plugin bench-init clean fuzz
 
 all: build
 
@@ -25,12 +26,50 @@ build:
 deps:
 	bash scripts/install-postgres.sh
 
+# modules downloads every module go.mod lists, for every platform: the e2e
+# image build vendors them with the network off (scripts/build-image-local.sh),
+# and `go build` on Linux never fetches some of them (cobra's Windows-only
+# mousetrap), so a fresh module cache would lack them.
+modules:
+	$(GO) mod download
+
+# TESTDATA_PKGS are the programs under testdata/ directories, which ./...
+# leaves out; lint vets and checks them explicitly.
+TESTDATA_PKGS = $(sort $(patsubst %/,%,$(dir $(shell find . -path ./vendor -prune -o -path '*/testdata/*' -name '*.go' -print))))
+
+# The init is also built with the tag pid1 (see build): vet that build too.
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... $(TESTDATA_PKGS)
+	$(GO) vet -tags pid1 ./cmd/tenant-init
+
+# STATICCHECK is pinned; `go run` fetches and builds it through the module
+# cache, so nothing is installed by hand.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# lint fails on unformatted files (listing them), go vet findings (testdata
+# programs included) and staticcheck findings.
+lint: vet
+	@unformatted=$$(gofmt -l $$(find . -path ./vendor -prune -o -name '*.go' -print)); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+	$(STATICCHECK) ./... $(TESTDATA_PKGS)
+	$(STATICCHECK) -tags pid1 ./cmd/tenant-init
+	@echo "lint: gofmt, go vet and staticcheck $(STATICCHECK_VERSION) found nothing"
+
+# unit runs the tests that need no root, PostgreSQL or Docker, in seconds:
+# `go test -short` on every package but e2e (Docker only). Under -short, and
+# only there, what needs more is skipped, naming it: pgtest.SkipShort (in
+# pgtest.Shared and New, or first in a test that starts a cluster itself:
+# PostgreSQL) and inittest.NeedsRoot (called by
+# inittest.Start for PID namespaces and mounts, and by the tests that switch
+# users); `go test -short -v` lists the skips. It passes as an unprivileged
+# user. `make test` never passes -short, so there a missing dependency fails.
+unit:
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
 # test runs every test: unit, real PostgreSQL + pgvector, real PID 1, real containers.
-# It needs root (PID namespaces, privilege drop) and `make deps` once.
-test: vet
+# It needs root (PID namespaces, privilege drop), a Docker engine and `make deps` once.
+test: modules vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
@@ -52,6 +55,8 @@ func TestWithCutoverTheSidecarIsHealthyBeforeTheMainServiceStartsAndServesIt(t *
 		}
 	}
 
+	oneLogSchema(t, mustDocker(t, "logs", c.name), "tenant-init starting", "listening")
+
 	if got, want := commands(c.processes(t)), []string{"/app/server", "/memory-plugin", "/tenant-init"}; !slices.Equal(got, want) {
 		t.Fatalf("processes in the container: %q, want %q", got, want)
 	}
@@ -87,5 +92,32 @@ func TestWithoutPgvectorTheBootFailsWith69AndTheLogsSayWhyAndWhatToRun(t *testin
 	}
 	if !strings.Contains(check.out.text(), "pgvector") {
 		t.Errorf("tenant-init check does not name pgvector:\n%s", check.out.text())
+	}
+}
+
+// oneLogSchema checks that every JSON line of a container log has package
+// logging's keys, with ts in RFC 3339 with nanoseconds, and that the lines
+// with messages msgs (one from tenant-init, one from the sidecar) are there:
+// both programs write the same schema into the one log.
+func oneLogSchema(t *testing.T, log string, msgs ...string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, line := range strings.Split(log, "\n") {
+		var e map[string]any
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(e[logging.TimeKey])); err != nil || e[logging.LevelKey] == nil || e[logging.MessageKey] == nil {
+			t.Errorf("log line without the shared %s, %s and %s keys: %s", logging.TimeKey, logging.LevelKey, logging.MessageKey, line)
+		}
+		if _, ok := e["time"]; ok {
+			t.Errorf("log line with a second time key: %s", line)
+		}
+		seen[fmt.Sprint(e[logging.MessageKey])] = true
+	}
+	for _, msg := range msgs {
+		if !seen[msg] {
+			t.Errorf("the container log has no JSON line %q:\n%s", msg, log)
+		}
 	}
 }

@@ -88,7 +88,7 @@ func demoImage(t *testing.T) string {
 
 func buildImages() error {
 	if _, err := exec.LookPath("docker"); err != nil {
-		return fmt.Errorf("the docker CLI is not on PATH: the end-to-end tests need a Docker engine (Debian: apt-get install docker.io)")
+		return fmt.Errorf("the docker CLI is not on PATH: the end-to-end tests need a Docker engine (install it from the distribution's packages)")
 	}
 	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
 		return fmt.Errorf("the Docker daemon does not answer (start it; the end-to-end tests need it): %v: %s", err, bytes.TrimSpace(out))

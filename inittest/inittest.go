@@ -1,6 +1,6 @@
 // Package inittest runs an init under test for real, as PID 1 of a fresh PID
 // namespace (unshare) or as a child subreaper that is not PID 1, and lets tests
-// await what it prints instead of sleeping. Tests using it must run as root.
+// await what it prints instead of sleeping. Most starts need root (see Start).
 package inittest
 
 import (
@@ -77,8 +77,14 @@ type Init struct {
 
 // Start starts argv, the init and its arguments, in mode. The init is killed
 // when the test ends if it is still running.
+//
+// Under `go test -short` (make unit) a start that needs root — PID 1 mode, bind
+// mounts, RunAs, a private network — skips t instead.
 func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 	t.Helper()
+	if needsRoot(mode, opts) {
+		NeedsRoot(t)
+	}
 	wrapped := wrap(mode, opts, argv)
 	cmd := exec.Command(wrapped[0], wrapped[1:]...)
 	cmd.Env = append(os.Environ(), opts.Env...)
@@ -147,6 +153,24 @@ func Start(t *testing.T, mode Mode, opts Options, argv ...string) *Init {
 // wrap builds the command line that starts argv in mode: unshare for new
 // namespaces, a shell to prepare them (loopback up, bind mounts), setpriv for
 // RunAs. Each execs the next, so the init keeps the pid it started with.
+// NeedsRoot marks t as needing root (namespaces, mounts, another uid): under
+// `go test -short` (make unit) it skips t; otherwise, run as another user, it
+// fails t at once with that reason instead of letting it fail on a symptom.
+func NeedsRoot(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs root; skipped under -short (make unit)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root (PID namespaces, mounts or switching users): run it as root")
+	}
+}
+
+// needsRoot reports whether wrap needs root: namespaces, mounts or another uid.
+func needsRoot(mode Mode, opts Options) bool {
+	return mode == PID1 || len(opts.Binds) > 0 || opts.RunAs != "" || opts.PrivateNetwork
+}
+
 func wrap(mode Mode, opts Options, argv []string) []string {
 	if opts.RunAs != "" {
 		uid, gid, _ := strings.Cut(opts.RunAs, ":")

@@ -6,9 +6,10 @@
 // and pg_ctl on a free loopback port and removes when the test binary ends. Each
 // test gets a database of its own, dropped afterwards.
 //
-// pgtest never skips: a machine without PostgreSQL or pgvector fails the test
-// with a message that says what to install (`make deps`), so a green CI run
-// always means the database tests ran.
+// pgtest never skips but under `go test -short` (make unit, which asks for the
+// tests that need no database): a machine without PostgreSQL or pgvector fails
+// the test with a message that says what to install (`make deps`), so a green
+// CI run (make test, never -short) always means the database tests ran.
 //
 // A package that uses it calls Run from TestMain so the cluster is stopped:
 //
@@ -63,10 +64,21 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// SkipShort skips t under `go test -short` (make unit): t needs PostgreSQL.
+// Shared, New and NewWithoutPgvector call it; a test that calls StartCluster
+// itself calls it first.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("pgtest: needs PostgreSQL; skipped under -short (make unit)")
+	}
+}
+
 // Shared returns the server shared by the tests of this binary: TEST_DATABASE_URL,
 // or a cluster with pgvector started on first use. It fails t when there is none.
 func Shared(t testing.TB) *Server {
 	t.Helper()
+	SkipShort(t)
 	shared.once.Do(func() {
 		if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 			shared.server = &Server{URL: u}
@@ -100,6 +112,7 @@ func New(t testing.TB) string {
 // test ends.
 func NewWithoutPgvector(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	noVector.once.Do(func() {
 		var c *Cluster
 		if c, noVector.err = StartCluster(Options{WithoutPgvector: true}); noVector.err == nil {

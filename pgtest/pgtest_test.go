@@ -20,6 +20,7 @@ func TestNewGivesADatabaseWherePgvectorCanBeCreated(t *testing.T) {
 }
 
 func TestAClusterWithoutPgvectorReallyLacksTheExtension(t *testing.T) {
+	SkipShort(t)
 	c, err := StartCluster(Options{WithoutPgvector: true})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // its bound both ways, writes during the outage are refused with 5xx (never
 // acknowledged), and every acknowledged write is still there afterwards.
 func TestTheDatabaseGoingAwayAndComingBack(t *testing.T) {
+	pgtest.SkipShort(t)
 	cluster, err := pgtest.StartCluster(pgtest.Options{})
 	if err != nil {
 		t.Fatal(err)

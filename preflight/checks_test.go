@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentplatform/tenant-init/inittest"
 	"github.com/agentplatform/tenant-init/pgtest"
 	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/jackc/pgx/v5"
@@ -168,6 +169,7 @@ func TestExternalPluginCheck(t *testing.T) {
 }
 
 func TestExecutableChecks(t *testing.T) {
+	inittest.NeedsRoot(t) // files only root may run, checked for another uid
 	// Not t.TempDir: its parent is private to root, so no other user could
 	// reach anything inside it, which is exactly what these checks detect.
 	dir, err := os.MkdirTemp("", "preflight-")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/inittest"
 	"github.com/agentplatform/tenant-init/pgtest"
 	"github.com/agentplatform/tenant-init/supervisor"
 )
@@ -101,6 +102,7 @@ func TestAnInvalidEnvironmentFailsTheEnvCheckAndSkipsTheRest(t *testing.T) {
 }
 
 func TestAUserThatCannotBeDroppedToFailsTheUserCheck(t *testing.T) {
+	inittest.NeedsRoot(t) // dropping to a user
 	ghost, err := supervisor.ParseUser("ghost-user-that-does-not-exist")
 	if err != nil {
 		t.Fatal(err)

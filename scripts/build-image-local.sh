@@ -87,8 +87,10 @@ else
 	tar -cf - --exclude=./.git --exclude=./bin --exclude=./vendor . | tar -xf - -C "$work/ctx"
 fi
 # The local module cache is the only source: GOPROXY=off keeps the network out.
+# `go mod download` (make modules, which make test runs first) fills it with
+# every module go.mod lists, including those a Linux `go build` never fetches.
 (cd "$work/ctx" && GOPROXY=off go mod vendor) ||
-	{ log "go mod vendor failed: the local module cache lacks a module (run 'go mod download' once with network)"; exit 1; }
+	{ log "go mod vendor failed: the local module cache ($(go env GOMODCACHE)) lacks a module: run 'make modules' (go mod download) once with the module proxy reachable"; exit 1; }
 
 log "building $IMAGE"
 docker build \

@@ -34,7 +34,7 @@ free_port() {
 	die "no free loopback port found"
 }
 
-command -v go >/dev/null || die "Go 1.26 is needed to build tenant-init: install it from https://go.dev/dl/ and put it on PATH"
+command -v go >/dev/null || die "Go 1.26 is needed to build tenant-init: install it (the Go toolchain's own release, 1.26 or later) and put it on PATH"
 
 say "PostgreSQL 15 + pgvector"
 bash scripts/install-postgres.sh

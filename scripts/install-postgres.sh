@@ -22,6 +22,43 @@ as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# apt_mirrors prints, in apt's order (sources.list, then sources.list.d in name
+# order), the first URI of every enabled "deb" source for suite $1, read from
+# one-line (.list) and deb822 (.sources) files: the machine's own mirror of
+# its distribution, which also serves that distribution's other releases.
+apt_mirrors() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.sources)
+			awk -v suite="$1" '
+				function flush() {
+					if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled != "no" && uris != "" &&
+						(" " suites " ") ~ ("[ \t]" suite "[ \t]")) {
+						split(uris, u, /[ \t]+/); print u[1]
+					}
+					types = uris = suites = enabled = ""
+				}
+				/^[ \t]*#/ { next }
+				/^[ \t]*$/ { flush(); next }
+				/^[^ \t][^:]*:/ {
+					i = index($0, ":"); k = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
+					gsub(/^[ \t]+|[ \t]+$/, "", v)
+					if (k == "types") types = v; else if (k == "uris") uris = v
+					else if (k == "suites") suites = v; else if (k == "enabled") enabled = tolower(v)
+				}
+				END { flush() }' "$f"
+			;;
+		*.list | /etc/apt/sources.list)
+			awk -v suite="$1" '
+				{ sub(/#.*/, ""); gsub(/\[[^]]*\]/, " ") }
+				$1 == "deb" && $3 == suite { print $2 }' "$f"
+			;;
+		esac
+	done
+}
+
 have_pgvector() {
 	[ -x "$PG_CONFIG" ] || return 1
 	local share
@@ -51,6 +88,16 @@ else
 	log "no binary pgvector package for PostgreSQL $PG_MAJOR here: building Debian's source package from $SRC_SUITE"
 	as_root apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" build-essential dpkg-dev >/dev/null
 
+	# The source suite comes from the mirror this machine already uses for its
+	# own release, as apt would (PGVECTOR_SOURCE_URI overrides it).
+	release=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+	mirror=${PGVECTOR_SOURCE_URI:-$(apt_mirrors "$release" | sed -n 1p)}
+	if [ -z "$mirror" ]; then
+		log "no enabled 'deb' source for ${release:-this release} in /etc/apt/sources.list or /etc/apt/sources.list.d: cannot tell which mirror serves $SRC_SUITE's sources (set PGVECTOR_SOURCE_URI to the distribution's archive URI)"
+		exit 1
+	fi
+	log "source suite $SRC_SUITE from $mirror"
+
 	# A deb-src entry for the source suite only; binaries keep coming from the
 	# installed release. Removed again on exit so apt's state is as we found it.
 	src_list=/etc/apt/sources.list.d/tenant-init-pgvector-src.sources
@@ -58,7 +105,7 @@ else
 	trap cleanup EXIT
 	as_root tee "$src_list" >/dev/null <<EOF
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: $SRC_SUITE
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

@@ -24,6 +24,7 @@ import (
 
 	"github.com/agentplatform/tenant-init/envvar"
 	"github.com/agentplatform/tenant-init/healthgate"
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/plugin"
 )
 
@@ -85,7 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(stderr io.Writer) error {
-	log := newLogger(stderr)
+	// JSON always: the sidecar's stderr is the container log, beside tenant-init's.
+	log := logging.New(logging.JSON, zapcore.InfoLevel, stderr)
 	defer log.Sync()
 	fail := func(code int, err error) error {
 		log.Error("memory-plugin cannot start: "+err.Error(), zap.Int("exit_code", code))
@@ -162,15 +164,6 @@ func serve(stderr io.Writer) error {
 func isEnvError(err error) bool {
 	var e *envvar.Error
 	return errors.As(err, &e)
-}
-
-// newLogger writes JSON lines to stderr, without stack traces: an operator
-// needs the message, not the goroutine.
-func newLogger(stderr io.Writer) *zap.Logger {
-	enc := zap.NewProductionEncoderConfig()
-	enc.TimeKey = "time"
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(stderr), zap.InfoLevel))
 }
 
 func help() string {

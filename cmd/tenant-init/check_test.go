@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/agentplatform/tenant-init/inittest"
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
@@ -36,6 +37,7 @@ func runCheck(t *testing.T, uid uint32, env []string, args ...string) (int, chec
 	cmd := exec.Command(tenantInit, append([]string{"check", "--json", "--timeout", "3s"}, args...)...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	if uid != 0 {
+		inittest.NeedsRoot(t)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	}
 	var stdout, stderr bytes.Buffer

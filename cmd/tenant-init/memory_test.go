@@ -442,6 +442,7 @@ func TestTheCutoverEnvironmentDecidesWhetherTheSidecarRuns(t *testing.T) {
 
 func TestTheSidecarRunsAsTheServicesUser(t *testing.T) {
 	t.Parallel()
+	inittest.NeedsRoot(t) // --user 1500:1600
 	forEachMode(t, func(t *testing.T, mode inittest.Mode) {
 		env := optIn(freeLoopbackAddr(t), "SIDECAR_NOTIFY=1", "SIDECAR_READY_AFTER=400ms")
 		var mainStatus, sidecar map[string]string

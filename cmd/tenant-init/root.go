@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -81,7 +82,7 @@ func newRootCommand(env envvar.Lookup, args []string, status *int) *cobra.Comman
 // run supervises COMMAND, the declared services and, when the operator opted
 // in to memory v2, the memory-plugin sidecar, until the container ends.
 func run(cfg Config, command []string) int {
-	log := newLogger(cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(logging.Format(cfg.LogFormat), cfg.LogLevel, os.Stderr)
 	defer log.Sync()
 	log.Info("tenant-init starting", zap.String("version", version), zap.String("commit", commit))
 	log.Info("memory plugin: "+cfg.Memory.Describe(), zap.Stringer("mode", cfg.Memory.Mode))
