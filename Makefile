@@ -77,8 +77,10 @@ test: modules vet
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./plugin
 
+# bench runs every go test benchmark but initbench's, which needs the built
+# init and tini: make bench-init.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list ./... | grep -v '/initbench$$')
 
 # bench-plugin measures memory-plugin side by side with a reproduction of the
 # platform's plugin over HTTP (docs/benchmarks.md). Flags through BENCH_FLAGS,

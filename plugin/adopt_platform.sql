@@ -22,7 +22,9 @@ ALTER TABLE {{schema}}.memory_namespaces
 -- are put aside, kept but never searched, and every memory is embedded anew.
 -- Its ivfflat index used the L2 operator class, which cosine searches never
 -- used.
-DROP INDEX {{schema}}.idx_memory_records_embedding;
+-- IF EXISTS here and below: an older version of that plugin, or an operator,
+-- may have left an index out; adoption must not crash-loop the boot over it.
+DROP INDEX IF EXISTS {{schema}}.idx_memory_records_embedding;
 ALTER TABLE {{schema}}.memory_records RENAME COLUMN embedding TO embedding_foreign;
 -- propagation stays jsonb: converting it would rewrite the whole table and
 -- rebuild its indexes while the health gate waits, and jsonb serves the same
@@ -34,8 +36,10 @@ ALTER TABLE {{schema}}.memory_records
     ADD COLUMN embedding vector({{dim}}),
     ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
 -- Same expression as ours: the index is kept and renamed, not rebuilt.
-ALTER INDEX {{schema}}.idx_memory_records_fts RENAME TO memory_records_content_tsv_idx;
+ALTER INDEX IF EXISTS {{schema}}.idx_memory_records_fts RENAME TO memory_records_content_tsv_idx;
+-- Built here only when the platform's was missing (slow then, but rare).
+CREATE INDEX IF NOT EXISTS memory_records_content_tsv_idx ON {{schema}}.memory_records USING gin (content_tsv);
 -- Ours has none: expired rows are filtered, not looked up by expiry.
-DROP INDEX {{schema}}.idx_memory_records_expires;
+DROP INDEX IF EXISTS {{schema}}.idx_memory_records_expires;
 -- idx_memory_records_namespace serves namespace filters until the background
 -- job has built memory_records_namespace_created_idx, then goes.

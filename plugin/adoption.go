@@ -30,10 +30,12 @@ import (
 // "adoption" while this process runs one.
 type AdoptionStatus struct {
 	// State is "waiting" (another plugin holds the adoption lock),
-	// "embedding", "indexing" or "done".
+	// "embedding", "indexing", "done", or "failed" (Error says why; the next
+	// boot resumes).
 	State string `json:"state"`
 	Done  int64  `json:"done"`  // memories embedded
 	Total int64  `json:"total"` // memories in the schema
+	Error string `json:"error,omitempty"`
 }
 
 // adoptionLock is the session advisory lock of the background adoption: two
@@ -65,6 +67,19 @@ func (s *Service) adopting(ctx context.Context) (bool, error) {
 // and returns when it is done or ctx ends. Run it in the background once the
 // plugin serves; an error is worth a log line, and the next boot resumes.
 func (s *Service) FinishAdoption(ctx context.Context) error {
+	err := s.finishAdoption(ctx)
+	if err != nil && ctx.Err() == nil {
+		// Health must not say "embedding" for the rest of the process's life.
+		st := AdoptionStatus{State: "failed", Error: err.Error()}
+		if last := s.adopt.status.Load(); last != nil {
+			st.Done, st.Total = last.Done, last.Total
+		}
+		s.adopt.status.Store(&st)
+	}
+	return err
+}
+
+func (s *Service) finishAdoption(ctx context.Context) error {
 	pending, err := s.adopting(ctx)
 	if err != nil || !pending {
 		return err
@@ -81,7 +96,11 @@ func (s *Service) FinishAdoption(ctx context.Context) error {
 	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", adoptionLock)
 	// Another plugin may have finished while this one waited.
 	if pending, err := s.adopting(ctx); err != nil || !pending {
-		s.adopt.status.Store(&AdoptionStatus{State: "done"})
+		if err == nil {
+			st := AdoptionStatus{State: "done"}
+			err = conn.QueryRow(ctx, "SELECT count(*), count(*) FROM "+s.store.recs).Scan(&st.Done, &st.Total)
+			s.adopt.status.Store(&st)
+		}
 		return err
 	}
 	start := time.Now()
@@ -193,6 +212,8 @@ func (s *Service) indexAdopted(ctx context.Context, conn *pgxpool.Conn) error {
 	if _, err := conn.Exec(ctx, "SET maintenance_work_mem = '256MB'"); err != nil {
 		return err
 	}
+	// The connection goes back to the pool: requests must not inherit it.
+	defer conn.Exec(context.Background(), "RESET maintenance_work_mem")
 	for _, ix := range adoptedIndexes {
 		var valid *bool
 		err := conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid

@@ -377,3 +377,36 @@ func BenchmarkAdoption(b *testing.B) {
 		b.ReportMetric(finished.Seconds(), "healthy-to-fully-embedded-and-indexed-s")
 	}
 }
+
+// TestAFailedAdoptionSaysSoInHealth: an adoption that stops on an error (here
+// the column it fills is taken away between two batches) reports state
+// "failed" and the error, not "embedding" for the rest of the process's life.
+func TestAFailedAdoptionSaysSoInHealth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbURL := pgtest.New(t)
+	loadPlatformFixture(t, dbURL, "memory_plugin", 300)
+	conn := pgtest.Connect(t, dbURL)
+	svc, err := Open(ctx, Config{DatabaseURL: dbURL, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	srv := httptest.NewServer(svc.Handler())
+	defer srv.Close()
+	c := &httpClient{t: t, base: srv.URL}
+	svc.adopt.batch = 100
+	svc.adopt.afterBatch = func() {
+		svc.adopt.afterBatch = nil
+		if _, err := conn.Exec(ctx, "ALTER TABLE memory_plugin.memory_records RENAME COLUMN embedding TO embedding_gone"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := svc.FinishAdoption(ctx); err == nil {
+		t.Fatal("the adoption succeeded without the column it fills")
+	}
+	h := c.health()
+	if h.Adoption == nil || h.Adoption.State != "failed" || h.Adoption.Error == "" || h.Adoption.Done != 100 || h.Adoption.Total != 300 {
+		t.Fatalf("health after a failed adoption: %+v; want state failed, an error, done 100 of 300", h.Adoption)
+	}
+}

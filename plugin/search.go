@@ -15,7 +15,8 @@ import (
 // fused by reciprocal rank fusion: score = Σ 1/(rrfK + rank) over the lists a
 // memory appears in, so a memory both lists agree on beats one that tops only
 // one of them, and neither list's raw scale matters. Pinned memories come
-// first whatever their score (a pinned memory no list found scores 0). Without
+// first among the related ones; an unrelated pinned memory is not brought in,
+// so a query nothing relates to returns nothing. Without
 // query text and embedding there is nothing to rank by relevance: memories come
 // pinned first, then most recent first, and score is null, as the contract
 // says.

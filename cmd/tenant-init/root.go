@@ -19,7 +19,9 @@ const usageLine = "tenant-init [flags] [--] COMMAND [ARGS...]"
 const longHelp = `tenant-init is the PID-1 init of tenant containers. It runs COMMAND as the main
 service, and any services declared with --service beside it, each in its own
 process group. It reaps every zombie (as PID 1, or as a child subreaper),
-forwards every catchable signal to each service's process group, hands the
+forwards the signals it catches to each service's process group (not SIGCHLD,
+SIGURG, SIGPROF, a fault signal another process sent, nor a signal it was
+started ignoring: docs/tenant-init.md, "Signals"), hands the
 terminal to COMMAND so Ctrl-C reaches it, and drops root's privileges first.
 
 The first main service (COMMAND or a --service) to exit ends the container; so do
@@ -42,7 +44,8 @@ Exit status:
   126  COMMAND found but not executable    127  COMMAND not found
   64   bad flag, declaration or no COMMAND  78   bad environment value
   69   the memory-plugin sidecar failed (start, gate or crash loop) and is required
-  71   an init duty impossible (subreaper, the readiness socket, spawning)
+  71   an init duty impossible (subreaper, the readiness socket, spawning;
+       for check and backfill: tenant-init-tools missing beside tenant-init)
   77   privileges cannot be dropped, or services would run as root without --allow-root`
 
 // newRootCommand builds the command line, args being the whole of it (the
