@@ -34,6 +34,8 @@ type endpoint struct {
 	// shape points to the request type, whose fields are the ones known:
 	// others are ignored and logged at debug level.
 	shape any
+	// dbTimeout bounds the request's database work; 0: dbTimeout.
+	dbTimeout time.Duration
 }
 
 // Handler returns the HTTP handler of the contract and its extensions.
@@ -51,7 +53,7 @@ func (s *Service) Handler() http.Handler {
 		"/v1/namespaces/{name}/memories": {http.MethodPost: {serve: s.commitMemory, maxBody: maxBodyBytes, shape: &memoryWrite{}}},
 		"/v1/search":                     {http.MethodPost: {serve: s.search, maxBody: maxBodyBytes, shape: &searchRequest{}}},
 		"/v1/memories/{id}":              {http.MethodDelete: {serve: s.deleteMemory, maxBody: maxBodyBytes, shape: &memoryDelete{}}},
-		"/v1/memories/batch":             {http.MethodPost: {serve: s.commitBatch, maxBody: maxBatchBodyBytes, shape: &batchRequest{}}},
+		"/v1/memories/batch":             {http.MethodPost: {serve: s.commitBatch, maxBody: maxBatchBodyBytes, shape: &batchRequest{}, dbTimeout: batchDBTimeout}},
 		"/v1/memories/lookup":            {http.MethodPost: {serve: s.lookup, maxBody: maxBodyBytes, shape: &lookupRequest{}}},
 	}
 	for pattern, methods := range routes {
@@ -106,7 +108,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, e endpoint) {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), dbTimeout)
+	bound := dbTimeout
+	if e.dbTimeout > 0 {
+		bound = e.dbTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), bound)
 	defer cancel()
 	status, v, err := e.serve(r.WithContext(ctx), body)
 	if err != nil {

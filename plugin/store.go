@@ -253,3 +253,9 @@ func jsonParam(raw []byte) any {
 // dbTimeout bounds the database work of one request, below the server's
 // write timeout.
 const dbTimeout = 10 * time.Second
+
+// batchDBTimeout bounds a batch of up to 500 memories, still below the
+// server's write timeout (30 s): on a loaded host 500 embeddings and HNSW
+// inserts took past 10 s and the backfill's batches were answered 503 until
+// its retries ran out.
+const batchDBTimeout = 25 * time.Second
