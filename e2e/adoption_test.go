@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/pluginbench"
 )
 
 // TestACutoverOnThePlatformPluginsTablesAdoptsThem redeploys, on the tenant
@@ -77,10 +77,6 @@ func TestACutoverOnThePlatformPluginsTablesAdoptsThem(t *testing.T) {
 // and returns their contents by id.
 func seedPlatformPlugin(t *testing.T, url string) map[string]string {
 	t.Helper()
-	ddl, err := os.ReadFile("../plugin/testdata/platform-plugin.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
@@ -88,7 +84,7 @@ func seedPlatformPlugin(t *testing.T, url string) map[string]string {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, strings.ReplaceAll(string(ddl), "{{vector_schema}}", "memory_plugin")); err != nil {
+	if _, err := conn.Exec(ctx, pluginbench.PlatformSchema("memory_plugin")); err != nil {
 		t.Fatalf("creating the platform plugin's tables: %v", err)
 	}
 	if _, err := conn.Exec(ctx, `
