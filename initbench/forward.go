@@ -132,15 +132,40 @@ func startStamped(in Init, service []string) (*running, error) {
 
 // VmRSS reads the resident set size of process pid, in bytes.
 func VmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	rss, _, err := Memory(pid)
+	return rss, err
+}
+
+// Memory reads process pid's resident set now (VmRSS) and at its peak
+// (VmHWM), in bytes, from /proc/<pid>/status. It is the one reader of that
+// file for the benchmarks: this package's and pluginbench's.
+func Memory(pid int) (rss, hwm int64, err error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	var found int
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
+		key, value, _ := strings.Cut(line, ":")
+		var into *int64
+		switch key {
+		case "VmRSS":
+			into = &rss
+		case "VmHWM":
+			into = &hwm
+		default:
+			continue
 		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+		*into = kb << 10
+		found++
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if found != 2 {
+		return 0, 0, fmt.Errorf("no VmRSS and VmHWM in %s", path)
+	}
+	return rss, hwm, nil
 }
