@@ -20,9 +20,22 @@ import (
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
+// kept is what a plugin keeps of a copied row besides its namespace, content,
+// kind and source.
+type kept int
+
+const (
+	// everything: our plugin keeps created_at and metadata naming the v1 row.
+	everything kept = iota
+	// contractFields: a plugin with only the contract's capabilities keeps
+	// neither; its records have no metadata.
+	contractFields
+)
+
 // checkCopied fails unless the plugin holds exactly the fixture's copied rows,
-// each once, in its namespace, with its content, created_at and v1 origin.
-func checkCopied(t *testing.T, f *fixture, p *plugin) map[string]string {
+// each once, in its namespace, with its content, and with what the target
+// keeps: created_at and v1 origin, or no metadata.
+func checkCopied(t *testing.T, f *fixture, p *plugin, keeps kept) map[string]string {
 	t.Helper()
 	want := f.counts()
 	if rows, distinct := p.records(t); rows != want.copy || distinct != want.copy {
@@ -38,12 +51,20 @@ func checkCopied(t *testing.T, f *fixture, p *plugin) map[string]string {
 			t.Fatal(err)
 		}
 		w := f.rows[id]
+		if m.Namespace != w.namespace || m.Content != w.content || m.Kind != "fact" || m.Source != "agent" {
+			t.Fatalf("plugin holds %s as %s, want namespace %s, content %q", id, raw, w.namespace, w.content)
+		}
+		if keeps == contractFields {
+			if m.Metadata != nil {
+				t.Fatalf("plugin holds %s as %s, want no metadata", id, raw)
+			}
+			continue
+		}
 		md := m.Metadata
-		if m.Namespace != w.namespace || m.Content != w.content || m.Kind != "fact" || m.Source != "agent" ||
-			md["source"] != "v1-backfill" || md["v1_scope"] != w.scope || md["v1_workspace_id"] != w.wsID ||
+		if md["source"] != "v1-backfill" || md["v1_scope"] != w.scope || md["v1_workspace_id"] != w.wsID ||
 			(w.v1ns != "" && md["v1_namespace"] != w.v1ns) || (w.v1ns == "" && md["v1_namespace"] != nil) {
-			t.Fatalf("plugin holds %s as %s, want namespace %s, content %q, scope %s, workspace %s, v1 namespace %q",
-				id, raw, w.namespace, w.content, w.scope, w.wsID, w.v1ns)
+			t.Fatalf("plugin holds %s as %s, want scope %s, workspace %s, v1 namespace %q in its metadata",
+				id, raw, w.scope, w.wsID, w.v1ns)
 		}
 		if w.createdAt != nil && !m.CreatedAt.Equal(*w.createdAt) {
 			t.Fatalf("%s: created_at %s, want %s", id, m.CreatedAt, w.createdAt)
@@ -72,7 +93,7 @@ func TestApplyTwiceGivesTheSameState(t *testing.T) {
 		if len(s.SkippedRows) != int(want.skipped) || len(s.FailedRows) != 0 {
 			t.Fatalf("run %d: %d skipped rows listed, %d failed", run, len(s.SkippedRows), len(s.FailedRows))
 		}
-		states = append(states, checkCopied(t, f, p))
+		states = append(states, checkCopied(t, f, p, everything))
 	}
 	if !maps.Equal(states[0], states[1]) {
 		t.Fatalf("the second apply changed the plugin's state")
@@ -96,7 +117,7 @@ func TestApplyThroughSingleCommitsWhenThePluginHasNoBatch(t *testing.T) {
 		if got.code != ExitOK || !strings.Contains(got.stdout, "\n"+wantLine) {
 			t.Fatalf("run %d: exit %d, want the line %q in:\n%s\n%s", run, got.code, wantLine, got.stdout, got.stderr)
 		}
-		states = append(states, checkCopied(t, f, p))
+		states = append(states, checkCopied(t, f, p, everything))
 	}
 	if !maps.Equal(states[0], states[1]) {
 		t.Fatalf("the second apply changed the plugin's state")
@@ -141,7 +162,7 @@ func TestApplyRetriesTransientErrorsAndSplitsBatchesThatAreTooLarge(t *testing.T
 	if got.code != ExitOK || s.Failed != 0 || *s.Copied != f.counts().copy {
 		t.Fatalf("exit %d failed %d copied %v error %q: %v", got.code, s.Failed, deref(s.Copied), s.Error, s.FailedRows)
 	}
-	checkCopied(t, f, p)
+	checkCopied(t, f, p, everything)
 	if unavailable != 3 || tooLarge == 0 {
 		t.Fatalf("%d 503s and %d 413s answered, want 3 and some", unavailable, tooLarge)
 	}
@@ -272,7 +293,7 @@ func TestApplyKilledMidwayAndRunAgainEndsWithExactCounts(t *testing.T) {
 	if s.Failed != 0 || *s.Copied != want.copy || s.Skipped != want.skipped || s.Scanned != want.scanned {
 		t.Fatalf("re-run copied %v skipped %d failed %d, want %d %d 0", deref(s.Copied), s.Skipped, s.Failed, want.copy, want.skipped)
 	}
-	checkCopied(t, f, p)
+	checkCopied(t, f, p, everything)
 	verify := exec.Command(bin, "-verify")
 	verify.Env = env
 	if out, err := verify.Output(); err != nil {

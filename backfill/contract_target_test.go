@@ -4,7 +4,6 @@ package backfill
 // (the platform's own, as some operators run it): contract_harness_test.go.
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,7 +30,7 @@ func TestApplyAndVerifyIntoAPluginWithOnlyTheContractsCapabilities(t *testing.T)
 	if !strings.Contains(got.stderr, "memory-backfill: note: the plugin does not advertise created_at or metadata: the copies cannot keep it") {
 		t.Fatalf("no note on stderr about what the plugin cannot keep:\n%s", got.stderr)
 	}
-	checkHeldAsContractCopies(t, f, p)
+	checkCopied(t, f, p, contractFields)
 	if n := cp.calledWith("POST /v1/memories/batch") + cp.calledWith("POST /v1/memories/lookup"); n != 0 {
 		t.Fatalf("%d batch or lookup requests to a plugin that advertises neither", n)
 	}
@@ -57,7 +56,7 @@ func TestApplyAndVerifyIntoAPluginWithOnlyTheContractsCapabilities(t *testing.T)
 			t.Fatalf("second apply: exit %d, want the line %q in:\n%s", got.code, line, got.stdout)
 		}
 	}
-	checkHeldAsContractCopies(t, f, p)
+	checkCopied(t, f, p, contractFields)
 
 	got = runMain(t, env, "-verify", "-json")
 	s = decodeSummary(t, got.stdout)
@@ -96,30 +95,4 @@ func TestApplyAndVerifyIntoAPluginWithOnlyTheContractsCapabilities(t *testing.T)
 			t.Fatalf("verify after tampering: exit %d, want 1 and %q in:\n%s", got.code, line, got.stdout)
 		}
 	}
-}
-
-// checkHeldAsContractCopies fails unless the plugin holds exactly the
-// fixture's copied rows, each once, in its namespace, with its content, and
-// without metadata: what a contract-only plugin keeps.
-func checkHeldAsContractCopies(t *testing.T, f *fixture, p *plugin) map[string]string {
-	t.Helper()
-	want := f.counts()
-	if rows, distinct := p.records(t); rows != want.copy || distinct != want.copy {
-		t.Fatalf("the plugin holds %d records (%d distinct ids), want %d", rows, distinct, want.copy)
-	}
-	state := p.state(t, f.copyIDs())
-	if int64(len(state)) != want.copy {
-		t.Fatalf("lookup finds %d of %d copied rows", len(state), want.copy)
-	}
-	for id, raw := range state {
-		var m stored
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			t.Fatal(err)
-		}
-		w := f.rows[id]
-		if m.Namespace != w.namespace || m.Content != w.content || m.Kind != "fact" || m.Source != "agent" || m.Metadata != nil {
-			t.Fatalf("plugin holds %s as %s, want namespace %s, content %q, no metadata", id, raw, w.namespace, w.content)
-		}
-	}
-	return state
 }

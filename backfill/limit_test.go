@@ -18,10 +18,10 @@ func TestLimitedApplyRunsContinueUntilEveryRowIsCopied(t *testing.T) {
 			f := newFixture(t, noOptionalCols, 150)
 			p := startPlugin(t, f.url, "")
 			pluginURL := p.URL
-			held := func() map[string]string { return checkCopied(t, f, p) }
+			held := func() map[string]string { return checkCopied(t, f, p, everything) }
 			if target != "our plugin" {
 				pluginURL = newContractPlugin(t, p).URL
-				held = func() map[string]string { return checkHeldAsContractCopies(t, f, p) }
+				held = func() map[string]string { return checkCopied(t, f, p, contractFields) }
 			}
 			env := map[string]string{"DATABASE_URL": f.url, "MEMORY_PLUGIN_URL": pluginURL}
 			want := f.counts()
@@ -88,7 +88,7 @@ func TestLimitedApplyCopiesAgainARowThePluginHoldsDifferently(t *testing.T) {
 	if got.code != ExitOK || *s.Copied != 1 || s.Unchanged != want.copy-1 || !s.LimitReached {
 		t.Fatalf("exit %d copied %v unchanged %d limit_reached %t; want 1, %d, true", got.code, deref(s.Copied), s.Unchanged, s.LimitReached, want.copy-1)
 	}
-	checkCopied(t, f, p)
+	checkCopied(t, f, p, everything)
 }
 
 func TestLimitedDryRunAndVerifyTakeTheFirstRowsInIDOrder(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/pluginbench"
 )
 
 // TestACutoverOnThePlatformPluginsTablesAdoptsThem redeploys, on the tenant
@@ -44,29 +44,23 @@ func TestACutoverOnThePlatformPluginsTablesAdoptsThem(t *testing.T) {
 	t.Run("every memory is recalled once the sidecar is healthy", recalled)
 
 	t.Run("adoption finishes in the background and recall still holds", func(t *testing.T) {
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			var h struct {
-				Status   string `json:"status"`
-				Adoption *struct {
-					State       string `json:"state"`
-					Done, Total int
-				} `json:"adoption"`
-			}
-			plugin.do(t, http.MethodGet, "/v1/health", nil, http.StatusOK, &h)
-			if h.Adoption == nil {
-				t.Fatalf("health has no adoption field: %+v", h)
-			}
-			if h.Adoption.State == "done" {
-				if h.Adoption.Done != len(seeded) || h.Adoption.Total != len(seeded) {
-					t.Fatalf("adoption done with %+v; want %d of %d", h.Adoption, len(seeded), len(seeded))
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("adoption still %+v after 2 minutes", h.Adoption)
-			}
-			time.Sleep(200 * time.Millisecond) // polling the documented progress field
+		// The plugin says so in its log; the health field must then agree.
+		if err := tenant.out.waitFor("adoption finished", tenant.exited, 2*time.Minute); err != nil {
+			t.Fatalf("%s: %v\noutput so far:\n%s", tenant.name, err, tenant.out.text())
+		}
+		var h struct {
+			Status   string `json:"status"`
+			Adoption *struct {
+				State       string `json:"state"`
+				Done, Total int
+			} `json:"adoption"`
+		}
+		plugin.do(t, http.MethodGet, "/v1/health", nil, http.StatusOK, &h)
+		if h.Adoption == nil {
+			t.Fatalf("health has no adoption field: %+v", h)
+		}
+		if h.Adoption.State != "done" || h.Adoption.Done != len(seeded) || h.Adoption.Total != len(seeded) {
+			t.Fatalf("after the log said adoption finished, health reports %+v; want done, %d of %d", h.Adoption, len(seeded), len(seeded))
 		}
 		recalled(t)
 	})
@@ -77,10 +71,6 @@ func TestACutoverOnThePlatformPluginsTablesAdoptsThem(t *testing.T) {
 // and returns their contents by id.
 func seedPlatformPlugin(t *testing.T, url string) map[string]string {
 	t.Helper()
-	ddl, err := os.ReadFile("../plugin/testdata/platform-plugin.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
@@ -88,7 +78,7 @@ func seedPlatformPlugin(t *testing.T, url string) map[string]string {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, strings.ReplaceAll(string(ddl), "{{vector_schema}}", "memory_plugin")); err != nil {
+	if _, err := conn.Exec(ctx, pluginbench.PlatformSchema("memory_plugin")); err != nil {
 		t.Fatalf("creating the platform plugin's tables: %v", err)
 	}
 	if _, err := conn.Exec(ctx, `

@@ -2,6 +2,7 @@ package initbench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -45,8 +46,14 @@ type running struct {
 	init  Init
 	pid   int        // as seen from here
 	done  chan error // the init's exit
+	out   *os.File   // the service's stdout, a pipe with read deadlines
 	stamp *bufio.Scanner
 }
+
+// stampWait is how long a sample waits for the service's stamp: a lost
+// signal fails the run at once with its name instead of hanging until the
+// test binary's timeout.
+const stampWait = 10 * time.Second
 
 // Forwarding starts each of inits as PID 1 with the stamp service (service is
 // the command line that runs Stamp), sends SIGUSR1 to the init samples times
@@ -81,7 +88,14 @@ func Forwarding(inits []Init, service []string, samples int) (lat map[string][]t
 			if err := syscall.Kill(r.pid, syscall.SIGUSR1); err != nil {
 				return nil, nil, fmt.Errorf("signal %s: %w", r.init.Name, err)
 			}
+			if err := r.out.SetReadDeadline(time.Now().Add(stampWait)); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", r.init.Name, err)
+			}
 			if !r.stamp.Scan() {
+				if errors.Is(r.stamp.Err(), os.ErrDeadlineExceeded) {
+					return nil, nil, fmt.Errorf("%s: no stamp within %s of SIGUSR1 %d of %d: the init lost the signal or the service hung",
+						r.init.Name, stampWait, i+1, samples)
+				}
 				return nil, nil, fmt.Errorf("%s: the stamp service stopped answering (%v)", r.init.Name, r.stamp.Err())
 			}
 			got, err := strconv.ParseInt(r.stamp.Text(), 10, 64)
@@ -104,14 +118,18 @@ func startStamped(in Init, service []string) (*running, error) {
 	cmd := command(PID1, in.Argv(PID1, service))
 	cmd.Env = append(os.Environ(), StampEnv+"=1")
 	cmd.Stdout = nil
-	out, err := cmd.StdoutPipe()
+	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
+	}
+	out, ok := pipe.(*os.File)
+	if !ok {
+		return nil, fmt.Errorf("start %s: the stdout pipe is a %T, not an *os.File with read deadlines", in.Name, pipe)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", in.Name, err)
 	}
-	r := &running{init: in, pid: cmd.Process.Pid, done: make(chan error, 1), stamp: bufio.NewScanner(out)}
+	r := &running{init: in, pid: cmd.Process.Pid, done: make(chan error, 1), out: out, stamp: bufio.NewScanner(out)}
 	ready := make(chan bool, 1)
 	go func() { ready <- r.stamp.Scan() && r.stamp.Text() == "ready" }()
 	select {
@@ -132,15 +150,40 @@ func startStamped(in Init, service []string) (*running, error) {
 
 // VmRSS reads the resident set size of process pid, in bytes.
 func VmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	rss, _, err := Memory(pid)
+	return rss, err
+}
+
+// Memory reads process pid's resident set now (VmRSS) and at its peak
+// (VmHWM), in bytes, from /proc/<pid>/status. It is the one reader of that
+// file for the benchmarks: this package's and pluginbench's.
+func Memory(pid int) (rss, hwm int64, err error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	var found int
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
+		key, value, _ := strings.Cut(line, ":")
+		var into *int64
+		switch key {
+		case "VmRSS":
+			into = &rss
+		case "VmHWM":
+			into = &hwm
+		default:
+			continue
 		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+		*into = kb << 10
+		found++
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if found != 2 {
+		return 0, 0, fmt.Errorf("no VmRSS and VmHWM in %s", path)
+	}
+	return rss, hwm, nil
 }

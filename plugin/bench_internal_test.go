@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -21,6 +19,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/pluginbench"
 )
 
 // Benchmarks of the plugin on this machine, recorded in docs/benchmarks.md,
@@ -46,30 +45,17 @@ func loadCorpus(tb testing.TB, memories int) *corpus {
 	}
 	c := &corpus{}
 	seen := map[string]bool{}
-	err = filepath.WalkDir(filepath.Join(strings.TrimSpace(string(out)), "src"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
-			return err
+	err = pluginbench.CommentLines(filepath.Join(strings.TrimSpace(string(out)), "src"), func(text string, comment bool) bool {
+		if n := len(strings.Fields(text)); !comment || n < 6 || seen[text] {
+			return true
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
+		seen[text] = true
+		if len(seen)%20 == 0 {
+			c.queries = append(c.queries, text)
+		} else {
+			c.memories = append(c.memories, text)
 		}
-		for _, line := range strings.Split(string(data), "\n") {
-			text, ok := strings.CutPrefix(strings.TrimSpace(line), "// ")
-			if n := len(strings.Fields(text)); !ok || n < 6 || seen[text] {
-				continue
-			}
-			seen[text] = true
-			if len(seen)%20 == 0 {
-				c.queries = append(c.queries, text)
-			} else {
-				c.memories = append(c.memories, text)
-			}
-			if len(c.memories) >= memories {
-				return fs.SkipAll
-			}
-		}
-		return nil
+		return len(c.memories) < memories
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -4,19 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 	pgxvector "github.com/pgvector/pgvector-go/pgx"
-)
 
-// platformSchemaFile holds the platform plugin's DDL; {{vector_schema}} is
-// where pgvector is installed.
-const platformSchemaFile = "testdata/platform-plugin.sql"
+	"github.com/agentplatform/tenant-init/pluginbench"
+)
 
 // platformNamespaces of the fixture: every kind, metadata objects, a
 // namespace without metadata, and one whose metadata some writer made an
@@ -50,11 +46,7 @@ func loadPlatformFixture(t testing.TB, dbURL, vectorSchema string, n int) []plat
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	ddl, err := os.ReadFile(platformSchemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, strings.ReplaceAll(string(ddl), "{{vector_schema}}", vectorSchema)); err != nil {
+	if _, err := conn.Exec(ctx, pluginbench.PlatformSchema(vectorSchema)); err != nil {
 		t.Fatalf("creating the platform's tables: %v", err)
 	}
 	if err := pgxvector.RegisterTypes(ctx, conn); err != nil {

@@ -2,6 +2,7 @@ package pluginbench
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,36 +26,19 @@ import (
 // cosine when an embedding is sent (its L2 ivfflat index never serves that).
 // It is small on purpose: what it costs per request is what the platform's
 // plugin costs, no more.
-const baselineSchema = `
-CREATE SCHEMA IF NOT EXISTS memory_plugin;
-CREATE EXTENSION IF NOT EXISTS vector SCHEMA memory_plugin;
-CREATE TABLE IF NOT EXISTS memory_plugin.memory_namespaces (
-    name       text PRIMARY KEY,
-    kind       text NOT NULL,
-    expires_at timestamptz,
-    metadata   jsonb,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS memory_plugin.memory_records (
-    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    namespace   text NOT NULL REFERENCES memory_plugin.memory_namespaces (name) ON DELETE CASCADE,
-    content     text NOT NULL,
-    kind        text NOT NULL,
-    source      text NOT NULL,
-    expires_at  timestamptz,
-    propagation jsonb,
-    pin         boolean NOT NULL DEFAULT false,
-    embedding   memory_plugin.vector(1536),
-    content_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS idx_memory_records_namespace ON memory_plugin.memory_records (namespace);
-CREATE INDEX IF NOT EXISTS idx_memory_records_fts ON memory_plugin.memory_records USING gin (content_tsv);
-CREATE INDEX IF NOT EXISTS idx_memory_records_embedding ON memory_plugin.memory_records
-    USING ivfflat (embedding) WHERE embedding IS NOT NULL;
-CREATE INDEX IF NOT EXISTS idx_memory_records_expires ON memory_plugin.memory_records (expires_at)
-    WHERE expires_at IS NOT NULL;
-`
+// platformSchema is the platform plugin's DDL: the one copy of it, shared
+// with the plugin's adoption tests and the e2e suite (PlatformSchema).
+//
+//go:embed platform-plugin.sql
+var platformSchema string
+
+// PlatformSchema is the DDL the platform's plugin runs at every boot, with
+// pgvector installed in vectorSchema: memory_plugin for fresh tenants,
+// public for those that had it before. It sets search_path to
+// memory_plugin, public as the old entrypoint did.
+func PlatformSchema(vectorSchema string) string {
+	return strings.ReplaceAll(platformSchema, "{{vector_schema}}", vectorSchema)
+}
 
 // Baseline is the reproduction of the platform's plugin.
 type Baseline struct{ pool *pgxpool.Pool }
@@ -67,7 +51,7 @@ func OpenBaseline(ctx context.Context, databaseURL string) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = conn.Exec(ctx, baselineSchema)
+	_, err = conn.Exec(ctx, PlatformSchema("memory_plugin"))
 	conn.Close(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("baseline schema: %w", err)

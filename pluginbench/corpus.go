@@ -138,28 +138,13 @@ func sentences(src string) ([]string, error) {
 		}
 		block = block[:0]
 	}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			text, ok := strings.CutPrefix(strings.TrimSpace(line), "// ")
-			if ok && !strings.HasPrefix(text, "\t") && !strings.HasPrefix(text, "  ") {
-				block = append(block, strings.TrimSpace(text))
-				continue
-			}
-			if len(block) > 0 {
-				flush()
-			}
-		}
-		if len(block) > 0 {
+	err := CommentLines(src, func(text string, comment bool) bool {
+		if comment && !strings.HasPrefix(text, "\t") && !strings.HasPrefix(text, "  ") {
+			block = append(block, strings.TrimSpace(text))
+		} else if len(block) > 0 {
 			flush()
 		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the Go sources for the corpus: %w", err)
@@ -168,6 +153,34 @@ func sentences(src string) ([]string, error) {
 		return nil, fmt.Errorf("the Go sources under %s give only %d sentences", src, len(out))
 	}
 	return out, nil
+}
+
+// CommentLines walks the .go files under src (the Go distribution's sources)
+// in lexical order and calls line for each of their lines: comment is true
+// when the line, trimmed, starts with "// ", and text is what follows; at the
+// end of each file line is called once more with comment false. line returns
+// false to stop the walk. It is the one reader of the Go sources both
+// corpora are made of: Generate's and the plugin's benchmarks'.
+func CommentLines(src string, line func(text string, comment bool) bool) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			text, ok := strings.CutPrefix(strings.TrimSpace(l), "// ")
+			if !line(text, ok) {
+				return fs.SkipAll
+			}
+		}
+		if !line("", false) {
+			return fs.SkipAll
+		}
+		return nil
+	})
 }
 
 // text is memory-like text number k: "a sentence or two". The first pass over

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentplatform/tenant-init/initbench"
 )
 
 // Options of one side-by-side run.
@@ -182,7 +184,7 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 	base.CommitsPerSec, ours.CommitsPerSec = rates[0], rates[1]
 
 	for s, f := range map[*server]*Figures{b: &base, p: &ours} {
-		if f.RSS, f.HWM, err = s.memory(); err != nil {
+		if f.RSS, f.HWM, err = initbench.Memory(s.cmd.Process.Pid); err != nil {
 			return base, ours, fmt.Errorf("%s: reading its memory: %w", s.name, err)
 		}
 		if f.TableBytes, err = querySize(ctx, s.dbURL, "SELECT pg_total_relation_size('memory_plugin.memory_records')"); err != nil {

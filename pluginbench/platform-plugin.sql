@@ -2,7 +2,8 @@
 -- as docs/platform-plugin-tables.md describes it, with the search_path the
 -- old entrypoint gave it. {{vector_schema}} is where pgvector is installed
 -- (memory_plugin for fresh tenants, public for those that had it before).
--- Read by the plugin's adoption tests and by the e2e suite.
+-- pluginbench's baseline runs it (PlatformSchema); the plugin's adoption
+-- tests and the e2e suite create a tenant's leftover tables with it.
 CREATE SCHEMA IF NOT EXISTS memory_plugin;
 CREATE EXTENSION IF NOT EXISTS vector SCHEMA {{vector_schema}};
 SET search_path = memory_plugin, public;
