@@ -91,9 +91,6 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	if err != nil || len(live) == 0 {
 		return nil, err
 	}
-	if size <= s.exactScanMax && (p.vector != nil || p.tsquery != "") {
-		return s.searchScoped(ctx, q, p, live)
-	}
 	args := []any{live}
 	param := func(v any) string {
 		args = append(args, v)
@@ -129,12 +126,27 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	}
 	if p.tsquery != "" {
 		k := param(p.candidates())
+		tsq := param(p.tsquery)
+		// The memories matching the query, with their rank: through the
+		// GIN index over a large scope; over a small one (the platform's
+		// usual workspace+team+org) by matching each of the scope's rows,
+		// which the namespace index finds once, instead of intersecting the
+		// whole table's GIN postings of every query word (for an 8-word OR
+		// query most of the table). The match inside CASE keeps the
+		// planner off the GIN index there.
+		matched := `SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr
+			FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query
+			WHERE ` + filter + ` AND r.content_tsv @@ query`
+		if size <= s.exactScanMax {
+			matched = `SELECT id, tr FROM (
+				SELECT r.id, CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END AS tr
+				FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query WHERE ` + filter + `) m
+			WHERE tr IS NOT NULL`
+		}
 		// Ranked with a top-k sort, then numbered.
 		ctes = append(ctes, `fts AS (
 			SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
-				SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr
-				FROM `+s.recs+` r, to_tsquery('english', `+param(p.tsquery)+`) query
-				WHERE `+filter+` AND r.content_tsv @@ query ORDER BY tr DESC, r.id LIMIT `+k+`) top)`)
+				`+matched+` ORDER BY tr DESC, id LIMIT `+k+`) top)`)
 		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
 	}
 	// Pinned memories come first among the related ones; an unrelated
