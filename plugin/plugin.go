@@ -14,6 +14,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"github.com/agentplatform/tenant-init/envvar"
 	"net/http"
 	"time"
 
@@ -49,8 +50,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		// pgx's message may quote the URL, password and all.
-		return nil, fmt.Errorf("%s does not parse as a PostgreSQL URL or connection string", EnvDatabaseURL)
+		// pgx's message may quote the URL, password and all: not repeated.
+		// A bad environment value, so exit 78 as documented, not 69.
+		return nil, &envvar.Error{Name: EnvDatabaseURL, Value: "(redacted)", Reason: "does not parse as a PostgreSQL URL or connection string",
+			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/db, or a key=value connection string"}
 	}
 	if poolCfg.ConnConfig.ConnectTimeout == 0 {
 		poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
