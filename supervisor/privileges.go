@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 )
 
 // UserForms are the accepted forms of a User, for error messages.
@@ -169,16 +169,16 @@ func (s *supervisor) dropPrivileges() int {
 	d, err := PlanDrop(s.user, s.root, os.Geteuid())
 	var refused *DropError
 	if errors.As(err, &refused) {
-		fields := []zap.Field{zap.String("hint", refused.Hint)}
+		fields := []logging.Field{logging.String("hint", refused.Hint)}
 		if s.user.spec != "" {
-			fields = append(fields, zap.String("user", s.user.spec))
+			fields = append(fields, logging.String("user", s.user.spec))
 		}
 		s.log.Error(refused.Reason, fields...)
 		return ExitNoPermission
 	}
-	ids := []zap.Field{zap.Int("uid", d.Creds.UID), zap.Int("gid", d.Creds.GID)}
+	ids := []logging.Field{logging.Int("uid", d.Creds.UID), logging.Int("gid", d.Creds.GID)}
 	if s.user.spec != "" {
-		ids = append([]zap.Field{zap.String("user", s.user.spec)}, ids...)
+		ids = append([]logging.Field{logging.String("user", s.user.spec)}, ids...)
 	}
 	if !d.Switch {
 		if d.Warn {
@@ -189,10 +189,10 @@ func (s *supervisor) dropPrivileges() int {
 		return 0
 	}
 	if err := setCredentials(d.Creds); err != nil {
-		s.log.Error("cannot drop privileges: "+err.Error(), zap.String("user", s.user.spec))
+		s.log.Error("cannot drop privileges: "+err.Error(), logging.String("user", s.user.spec))
 		return ExitNoPermission
 	}
-	s.log.Info(d.Note, append(ids, zap.Ints("groups", d.Creds.Groups))...)
+	s.log.Info(d.Note, append(ids, logging.Ints("groups", d.Creds.Groups))...)
 	return 0
 }
 

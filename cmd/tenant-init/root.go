@@ -10,7 +10,6 @@ import (
 	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 	"golang.org/x/term"
 )
 
@@ -87,8 +86,8 @@ func newRootCommand(env envvar.Lookup, args []string, status *int) *cobra.Comman
 func run(cfg Config, command []string) int {
 	log := logging.New(logging.Format(cfg.LogFormat), cfg.LogLevel, os.Stderr)
 	defer log.Sync()
-	log.Info("tenant-init starting", zap.String("version", version), zap.String("commit", commit))
-	log.Info("memory plugin: "+cfg.Memory.Describe(), zap.Stringer("mode", cfg.Memory.Mode))
+	log.Info("tenant-init starting", logging.String("version", version), logging.String("commit", commit))
+	log.Info("memory plugin: "+cfg.Memory.Describe(), logging.Stringer("mode", cfg.Memory.Mode))
 	sidecar, gate, err := memorySidecar(cfg.Memory)
 	if err != nil {
 		log.Error(err.Error())
