@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,7 +24,19 @@ type User struct {
 	uid, gid int    // -1 when not given
 }
 
-var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
+// isUserName tells a name of the form useradd accepts: [A-Za-z_][A-Za-z0-9_.-]*
+// and a trailing $ for machine accounts. Written out rather than a regular
+// expression: PID 1 would link and initialise package regexp for it.
+func isUserName(s string) bool {
+	s = strings.TrimSuffix(s, "$")
+	for i, c := range []byte(s) {
+		letter := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // ParseUser reads a user as configured. It checks the form only; whether the user
 // exists is known when privileges are dropped.
@@ -42,7 +53,7 @@ func ParseUser(spec string) (User, error) {
 		u.uid, u.gid = int(uid), int(gid)
 	case uidErr == nil:
 		u.uid = int(uid)
-	case userName.MatchString(spec):
+	case isUserName(spec):
 		u.name = spec
 	default:
 		return User{}, errors.New("not a user name or a number")
