@@ -11,12 +11,11 @@
 // same entries as aligned text lines for a person at a terminal. The command
 // chooses format and level; this package only owns how a line looks.
 //
-// NewCore is that configuration. The memory plugin wraps it in a zap.Logger;
-// tenant-init, a PID 1 that pays at every start and in resident memory for
-// what it links, writes through Logger, which needs only zapcore: package zap
-// imports net/http (for its HTTP level handler), and with it crypto/tls and
-// x509. Both write the same bytes for the same entry (logging's tests compare
-// them).
+// NewCore is that configuration for zap: the memory plugin wraps it in a
+// zap.Logger. tenant-init, a PID 1 that pays at every start and in resident
+// memory for what it links, writes through Logger, which writes the same
+// bytes for the same entry without zap (logger.go says why; the tests compare
+// the two, field type by field type, in both formats).
 package logging
 
 import (

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,8 +12,9 @@ import (
 )
 
 // tenant-init writes through Logger, the memory plugin through a zap.Logger on
-// the same core: the container log must not tell them apart. Every field
-// constructor tenant-init uses, at every level, in both formats.
+// NewCore: the container log must not tell them apart. Every field
+// constructor, at every level, in both formats, with the characters JSON
+// escapes, control characters and invalid UTF-8 in messages, keys and values.
 func TestLoggerWritesWhatZapWritesForTheSameEntry(t *testing.T) {
 	at := time.Date(2026, 12, 4, 13, 40, 5, 123456789, time.UTC)
 	type event struct {
@@ -28,14 +30,17 @@ func TestLoggerWritesWhatZapWritesForTheSameEntry(t *testing.T) {
 		{zapcore.WarnLevel, "grace expired: killed",
 			[]Field{Duration("grace", 1500*time.Millisecond), Bool("leader_running", false), Int64("ms", 7)},
 			[]zap.Field{zap.Duration("grace", 1500*time.Millisecond), zap.Bool("leader_running", false), zap.Int64("ms", 7)}},
-		{zapcore.ErrorLevel, "cannot drop privileges: \u00e9\t\"quoted\"",
-			[]Field{Ints("groups", []int{1000, 27}), Strings("stderr_tail", nil)},
-			[]zap.Field{zap.Ints("groups", []int{1000, 27}), zap.Strings("stderr_tail", nil)}},
+		{zapcore.ErrorLevel, "cannot drop privileges: \u00e9\t\"quoted\" \\ \x00\x1b\x7f\r\n\xff\u2028 <&>",
+			[]Field{Ints("groups", []int{1000, -27}), Strings("stderr_tail", nil), Strings("argv", []string{"\x01", "\xc3", ""}), Ints("none", nil), String("k\"ey\n", "\\")},
+			[]zap.Field{zap.Ints("groups", []int{1000, -27}), zap.Strings("stderr_tail", nil), zap.Strings("argv", []string{"\x01", "\xc3", ""}), zap.Ints("none", nil), zap.String("k\"ey\n", "\\")}},
+		{zapcore.InfoLevel, "no fields", nil, nil},
+		{zapcore.WarnLevel, "", []Field{Duration("d", 0), Duration("long", 90*time.Minute+time.Nanosecond), Int64("min", -1<<63)},
+			[]zap.Field{zap.Duration("d", 0), zap.Duration("long", 90*time.Minute+time.Nanosecond), zap.Int64("min", -1<<63)}},
 		{zapcore.DebugLevel, "below info: dropped by both", nil, nil},
 	}
 	for _, format := range []Format{JSON, Console} {
 		var ours, theirs bytes.Buffer
-		l := New(format, zapcore.InfoLevel, &ours)
+		l := New(format, InfoLevel, &ours)
 		l.now = func() time.Time { return at }
 		z := zap.New(NewCore(format, zapcore.InfoLevel, &theirs), zap.WithClock(fixedClock(at)))
 		for _, e := range events {
@@ -54,9 +59,22 @@ func TestLoggerWritesWhatZapWritesForTheSameEntry(t *testing.T) {
 				z.Error(e.msg, e.zaps...)
 			}
 		}
-		if ours.String() != theirs.String() || bytes.Count(ours.Bytes(), []byte("\n")) != 3 {
+		if ours.String() != theirs.String() || !strings.Contains(ours.String(), "no fields") || strings.Contains(ours.String(), "dropped") {
 			t.Errorf("%s: Logger wrote\n%s\nzap wrote\n%s", format, ours.String(), theirs.String())
 		}
+	}
+}
+
+func TestParseLevelReadsWhatZapReads(t *testing.T) {
+	for _, name := range []string{"debug", "info", "warn", "error"} {
+		ours, err := ParseLevel(name)
+		theirs, _ := zapcore.ParseLevel(name)
+		if err != nil || ours.String() != theirs.String() || int(ours) != int(theirs) {
+			t.Errorf("ParseLevel(%q) = %v, %v; zap reads %v", name, ours, err, theirs)
+		}
+	}
+	if _, err := ParseLevel("verbose"); err == nil {
+		t.Error("ParseLevel(verbose) did not fail")
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
-	"go.uber.org/zap/zapcore"
 )
 
 // The supervisor runs in a process of its own, as it does in tenant-init: this
@@ -63,7 +62,7 @@ func runInit() int {
 	if c.Degrade {
 		policy = supervisor.Degrade
 	}
-	log := logging.New(logging.JSON, zapcore.InfoLevel, os.Stderr)
+	log := logging.New(logging.JSON, logging.InfoLevel, os.Stderr)
 	return supervisor.Run(supervisor.Config{
 		Services: []supervisor.Service{
 			{

@@ -5,8 +5,8 @@ import (
 
 	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
-	"go.uber.org/zap/zapcore"
 )
 
 // Config is tenant-init's configuration: flags and their environment twins, a
@@ -20,7 +20,7 @@ type Config struct {
 	User      supervisor.User
 	Grace     time.Duration
 	LogFormat string // json or console
-	LogLevel  zapcore.Level
+	LogLevel  logging.Level
 	AllowRoot bool
 	Services  []supervisor.Service // beside COMMAND
 	// Memory is what the boot does about the memory plugin, from the cutover
@@ -95,7 +95,7 @@ func Load(given flagValues, env envvar.Lookup, stderrIsTerminal bool) (Config, e
 	if err != nil {
 		return c, src.fail(err)
 	}
-	c.LogLevel, _ = zapcore.ParseLevel(level)
+	c.LogLevel, _ = logging.ParseLevel(level)
 
 	src = sourceOf(given, env, allowRootSetting)
 	if c.AllowRoot, err = src.Bool(src.name, false); err != nil {
