@@ -107,12 +107,27 @@ func (t target) get(ctx context.Context) (code int, status string, excerpt []byt
 	}
 }
 
-// ctxErr says why a read or write failed: the context's end, when it ended.
+// ctxErr says why a dial, read or write failed: the context's end, when it
+// ended.
 func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if ended(ctx) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
 	}
 	return err
+}
+
+// ended tells whether ctx is done or its deadline has passed. The socket's
+// deadline and the context's timer are set for the same instant and fire in
+// either order: a dial may time out before ctx.Err() says so.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func readLine(r io.Reader) (string, error) {

@@ -79,7 +79,7 @@ func (g *Gate) Wait(ctx context.Context, exited <-chan struct{}) (how string, er
 		if err == nil {
 			return how, nil
 		}
-		if waitCtx.Err() == nil { // not cut short by the gate's own end
+		if !ended(waitCtx) { // not cut short by the gate's own end
 			last = err
 			if how == "notify" {
 				last = fmt.Errorf("READY=1 received but the confirming probe failed: %w", err)
@@ -125,7 +125,7 @@ func (g *Gate) probe(ctx context.Context) error {
 	defer cancel()
 	code, status, excerpt, err := g.target.get(pctx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if !ended(ctx) && errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("GET %s: no answer within %s", g.health, g.probeTimeout)
 		}
 		return err
