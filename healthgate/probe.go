@@ -61,13 +61,14 @@ func (t target) get(ctx context.Context) (code int, status string, excerpt []byt
 		return 0, "", nil, ctxErr(ctx, err)
 	}
 	defer conn.Close()
-	// A probe cut short (the sidecar died, the gate's end) must not wait out
-	// a read: a deadline in the past wakes it at once.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
+	// A probe cut short (the sidecar died, the gate's end) must not wait out
+	// a read: a deadline in the past wakes it at once. Set after the deadline
+	// above, which would otherwise undo it when ctx has already ended.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if _, err := conn.Write(t.req); err != nil {
 		return 0, "", nil, ctxErr(ctx, err)
 	}
