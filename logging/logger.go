@@ -16,7 +16,8 @@ import (
 // package zap imports net/http, and zapcore with encoding/json was still 0.4
 // MiB of the init's 3 MiB binary, which the kernel keeps resident. It has
 // what the supervisor uses: four levels and the fields below, no names, no
-// sampling. A nil *Logger discards everything.
+// sampling. Each entry is written whole, with one Write, so there is nothing
+// to sync. A nil *Logger discards everything.
 type Logger struct {
 	format Format
 	level  Level
@@ -62,10 +63,6 @@ func (l *Logger) Debug(msg string, fields ...Field) { l.write(DebugLevel, msg, f
 func (l *Logger) Info(msg string, fields ...Field)  { l.write(InfoLevel, msg, fields) }
 func (l *Logger) Warn(msg string, fields ...Field)  { l.write(WarnLevel, msg, fields) }
 func (l *Logger) Error(msg string, fields ...Field) { l.write(ErrorLevel, msg, fields) }
-
-// Sync is a no-op: every entry is written whole when logged. It is here so
-// that callers defer it as they would with zap.
-func (l *Logger) Sync() error { return nil }
 
 // write encodes one entry as zapcore's JSON or console encoder does with
 // NewCore's configuration: level, ts (RFC 3339 nano), msg, then the fields.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/supervisor"
 	"golang.org/x/term"
 )
 
@@ -33,7 +34,7 @@ func execute(args []string, env envvar.Lookup) int {
 	}
 	if len(command) == 0 {
 		fmt.Fprintln(os.Stderr, "tenant-init: missing COMMAND; usage: "+usageLine)
-		return exitStatus(usageError{})
+		return supervisor.ExitUsage
 	}
 	cfg, err := Load(given, env, term.IsTerminal(int(os.Stderr.Fd())))
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 // in to memory v2, the memory-plugin sidecar, until the container ends.
 func run(cfg Config, command []string) int {
 	log := logging.New(logging.Format(cfg.LogFormat), cfg.LogLevel, os.Stderr)
-	defer log.Sync()
 	log.Info("tenant-init starting", logging.String("version", version), logging.String("commit", commit))
 	log.Info("memory plugin: "+cfg.Memory.Describe(), logging.Stringer("mode", cfg.Memory.Mode))
 	sidecar, gate, err := memorySidecar(cfg.Memory)
