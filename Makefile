@@ -10,9 +10,9 @@ BINARIES  := memory-plugin memory-backfill
 
 all: build
 
-# tenant-init is built twice: with the tag pid1, the init (its check and
-# backfill exec tenant-init-tools), and without it, tenant-init-tools, which
-# ships beside it (cmd/tenant-init/tools.go says why).
+# tenant-init is built twice: with the tag pid1, the init (its check,
+# backfill and --help exec tenant-init-tools), and without it,
+# tenant-init-tools, which ships beside it (cmd/tenant-init/tools.go says why).
 build:
 	@mkdir -p bin
 	CGO_ENABLED=0 $(GO) build -trimpath -tags pid1 -ldflags '$(LDFLAGS)' -o bin/tenant-init ./cmd/tenant-init

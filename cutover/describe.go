@@ -3,9 +3,9 @@ package cutover
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Describe says in one sentence what the boot will do about the memory
@@ -38,20 +38,97 @@ func (p Plan) String() string { return p.Describe() }
 // GoString keeps %#v from printing the database password too.
 func (p Plan) GoString() string { return "cutover.Plan{" + p.Describe() + "}" }
 
-// keywordPassword is compiled on first use, not at package init: compiling it
-// costs PID 1 about 0.4 ms at every start, and most boots never need it.
-var keywordPassword = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)`)
-})
-
 // RedactDatabaseURL hides the password of a PostgreSQL connection string in
 // either form pgx accepts: a URL (user:password@, or ?password=) or
 // keyword=value pairs.
 func RedactDatabaseURL(s string) string {
 	if !strings.Contains(s, "://") {
-		return keywordPassword().ReplaceAllString(s, "${1}xxxxx")
+		return redactKeywordPassword(s)
 	}
 	return redactURL(s)
+}
+
+// redactKeywordPassword replaces the value of every password = value in s by
+// xxxxx, the value being a single-quoted string (backslash escapes) or a run
+// of non-space characters not starting with a quote. It does what
+// regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)`).
+// ReplaceAllString(s, "${1}xxxxx") does (a test compares them), without
+// package regexp, which PID 1 would link and initialise for this one pattern.
+func redactKeywordPassword(s string) string {
+	var out strings.Builder
+	done := 0 // s[:done] is in out
+	for i := 0; i < len(s); {
+		keep, end, ok := matchKeywordPassword(s, i)
+		if !ok {
+			i++
+			continue
+		}
+		out.WriteString(s[done:keep])
+		out.WriteString("xxxxx")
+		done, i = end, end
+	}
+	if done == 0 {
+		return s
+	}
+	return out.String() + s[done:]
+}
+
+// matchKeywordPassword matches password\s*=\s*VALUE at s[i:]: keep is where
+// VALUE starts, end where it ends.
+func matchKeywordPassword(s string, i int) (keep, end int, ok bool) {
+	for _, want := range "password" {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		// (?i) folds as Unicode does: s also matches S and ſ (U+017F).
+		if size == 0 || unicode.ToLower(r) != want && !(want == 's' && r == 'ſ') {
+			return 0, 0, false
+		}
+		i += size
+	}
+	i = skipSpace(s, i)
+	if i == len(s) || s[i] != '=' {
+		return 0, 0, false
+	}
+	keep = skipSpace(s, i+1)
+	if keep == len(s) {
+		return 0, 0, false
+	}
+	if s[keep] == '\'' {
+		for j := keep + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\'':
+				return keep, j + 1, true
+			case '\\':
+				// \\. : the escaped character may be anything but a newline
+				// (one rune: . matches a whole UTF-8 sequence).
+				if j+1 == len(s) || s[j+1] == '\n' {
+					return 0, 0, false
+				}
+				_, size := utf8.DecodeRuneInString(s[j+1:])
+				j += size
+			}
+		}
+		return 0, 0, false
+	}
+	if isSpace(s[keep]) {
+		return 0, 0, false
+	}
+	end = keep + 1
+	for end < len(s) && !isSpace(s[end]) {
+		end++
+	}
+	return keep, end, true
+}
+
+// isSpace is \s of package regexp: ASCII space, tab, newline, form feed, CR.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
 }
 
 // redactURL hides the password of a URL's user info and a password query

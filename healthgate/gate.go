@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -65,7 +64,7 @@ type Gate struct {
 	timeout      time.Duration
 	probeTimeout time.Duration
 	schedule     func() backoff.BackOff
-	client       *http.Client
+	target       target // where probes go, and the request they send
 	notify       *notifySocket
 
 	closeOnce sync.Once
@@ -139,7 +138,9 @@ func (b *steadyThenBackOff) Reset() {
 // notify socket; Close releases it.
 func New(baseURL string, timeout time.Duration, opts ...Option) (*Gate, error) {
 	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// http only: the gate probes a sidecar on loopback, and its probe speaks
+	// plain HTTP/1.1 (probe.go says why).
+	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("healthgate: base URL %q: want http://host:port", baseURL)
 	}
 	if timeout <= 0 {
@@ -150,12 +151,11 @@ func New(baseURL string, timeout time.Duration, opts ...Option) (*Gate, error) {
 		timeout:      timeout,
 		probeTimeout: DefaultProbeTimeout,
 		schedule:     DefaultSchedule,
-		client: &http.Client{
-			// A fresh connection per probe: a restarted sidecar is a new
-			// server, and no proxy stands between tenant-init and its sidecar.
-			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil, MaxResponseHeaderBytes: 64 << 10},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+	}
+	// A fresh connection per probe: a restarted sidecar is a new server, and
+	// no proxy stands between tenant-init and its sidecar.
+	if g.target, err = newTarget(g.health); err != nil {
+		return nil, fmt.Errorf("healthgate: base URL %q: %w", baseURL, err)
 	}
 	for _, o := range opts {
 		o(g)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -81,7 +79,7 @@ func (g *Gate) Wait(ctx context.Context, exited <-chan struct{}) (how string, er
 		if err == nil {
 			return how, nil
 		}
-		if waitCtx.Err() == nil { // not cut short by the gate's own end
+		if !ended(waitCtx) { // not cut short by the gate's own end
 			last = err
 			if how == "notify" {
 				last = fmt.Errorf("READY=1 received but the confirming probe failed: %w", err)
@@ -120,27 +118,22 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// probe asks the sidecar's health endpoint once; nil means 200.
+// probe asks the sidecar's health endpoint once; nil means 200. Redirects
+// are not followed: a 3xx is not ready.
 func (g *Gate) probe(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, g.probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(pctx, http.MethodGet, g.health, nil)
+	code, status, excerpt, err := g.target.get(pctx)
 	if err != nil {
-		return err
-	}
-	resp, err := g.client.Do(req)
-	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if !ended(ctx) && errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("GET %s: no answer within %s", g.health, g.probeTimeout)
 		}
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
+	if code == 200 {
 		return nil
 	}
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	return fmt.Errorf("GET %s: %s: %s", g.health, resp.Status, strings.Join(strings.Fields(string(excerpt)), " "))
+	return fmt.Errorf("GET %s: %s: %s", g.health, status, strings.Join(strings.Fields(string(excerpt)), " "))
 }
 
 func (g *Gate) setStatus(s string) {

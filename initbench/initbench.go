@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 )
 
 // Mode is how an init runs.
@@ -62,6 +63,22 @@ func TenantInit(path string) Init {
 	return Init{Name: "tenant-init", Path: path, Argv: func(_ Mode, service []string) []string {
 		return append([]string{path, "--allow-root", "--"}, service...)
 	}}
+}
+
+// GoFloor builds initbench/testdata/goinit into dir as tenant-init is built
+// (static, stripped) and returns it: the least a Go init does that
+// tenant-init does too, measured beside both to show what of tenant-init's
+// distance to tini is Go's own (see goinit's documentation).
+func GoFloor(dir string) (Init, error) {
+	path := filepath.Join(dir, "goinit")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, "./testdata/goinit")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return Init{}, fmt.Errorf("build the Go floor (initbench/testdata/goinit): %v\n%s", err, out)
+	}
+	return Init{Name: "Go floor", Path: path, Argv: func(_ Mode, service []string) []string {
+		return append([]string{path, "--"}, service...)
+	}}, nil
 }
 
 // Size is the size of the file at path in bytes.

@@ -14,7 +14,7 @@ import (
 
 func TestAJSONEntryHasTheSharedKeysAndAnRFC3339NanoTime(t *testing.T) {
 	var out bytes.Buffer
-	log := logging.New(logging.JSON, zapcore.InfoLevel, &out)
+	log := zap.New(logging.NewCore(logging.JSON, zapcore.InfoLevel, &out))
 	log.Named("http").Info("listening", zap.String("addr", "127.0.0.1:9100"), zap.Duration("took", 1500*time.Millisecond))
 
 	var e map[string]any
@@ -38,7 +38,7 @@ func TestAJSONEntryHasTheSharedKeysAndAnRFC3339NanoTime(t *testing.T) {
 
 func TestEntriesBelowTheLevelAreDropped(t *testing.T) {
 	var out bytes.Buffer
-	log := logging.New(logging.JSON, zapcore.WarnLevel, &out)
+	log := logging.New(logging.JSON, logging.WarnLevel, &out)
 	log.Info("quiet")
 	log.Warn("loud")
 	if got := out.String(); strings.Contains(got, "quiet") || !strings.Contains(got, "loud") {
@@ -48,7 +48,7 @@ func TestEntriesBelowTheLevelAreDropped(t *testing.T) {
 
 func TestTheConsoleFormatWritesATextLineWithACapitalLevel(t *testing.T) {
 	var out bytes.Buffer
-	logging.New(logging.Console, zapcore.InfoLevel, &out).Info("service started", zap.String("service", "main"))
+	logging.New(logging.Console, logging.InfoLevel, &out).Info("service started", logging.String("service", "main"))
 	line := strings.TrimSuffix(out.String(), "\n")
 	fields := strings.Split(line, "\t")
 	if len(fields) != 4 || fields[1] != "INFO" || fields[2] != "service started" || fields[3] != `{"service": "main"}` {

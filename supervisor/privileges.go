@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 )
 
 // UserForms are the accepted forms of a User, for error messages.
@@ -25,7 +24,19 @@ type User struct {
 	uid, gid int    // -1 when not given
 }
 
-var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
+// isUserName tells a name of the form useradd accepts: [A-Za-z_][A-Za-z0-9_.-]*
+// and a trailing $ for machine accounts. Written out rather than a regular
+// expression: PID 1 would link and initialise package regexp for it.
+func isUserName(s string) bool {
+	s = strings.TrimSuffix(s, "$")
+	for i, c := range []byte(s) {
+		letter := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // ParseUser reads a user as configured. It checks the form only; whether the user
 // exists is known when privileges are dropped.
@@ -42,7 +53,7 @@ func ParseUser(spec string) (User, error) {
 		u.uid, u.gid = int(uid), int(gid)
 	case uidErr == nil:
 		u.uid = int(uid)
-	case userName.MatchString(spec):
+	case isUserName(spec):
 		u.name = spec
 	default:
 		return User{}, errors.New("not a user name or a number")
@@ -169,16 +180,16 @@ func (s *supervisor) dropPrivileges() int {
 	d, err := PlanDrop(s.user, s.root, os.Geteuid())
 	var refused *DropError
 	if errors.As(err, &refused) {
-		fields := []zap.Field{zap.String("hint", refused.Hint)}
+		fields := []logging.Field{logging.String("hint", refused.Hint)}
 		if s.user.spec != "" {
-			fields = append(fields, zap.String("user", s.user.spec))
+			fields = append(fields, logging.String("user", s.user.spec))
 		}
 		s.log.Error(refused.Reason, fields...)
 		return ExitNoPermission
 	}
-	ids := []zap.Field{zap.Int("uid", d.Creds.UID), zap.Int("gid", d.Creds.GID)}
+	ids := []logging.Field{logging.Int("uid", d.Creds.UID), logging.Int("gid", d.Creds.GID)}
 	if s.user.spec != "" {
-		ids = append([]zap.Field{zap.String("user", s.user.spec)}, ids...)
+		ids = append([]logging.Field{logging.String("user", s.user.spec)}, ids...)
 	}
 	if !d.Switch {
 		if d.Warn {
@@ -189,10 +200,10 @@ func (s *supervisor) dropPrivileges() int {
 		return 0
 	}
 	if err := setCredentials(d.Creds); err != nil {
-		s.log.Error("cannot drop privileges: "+err.Error(), zap.String("user", s.user.spec))
+		s.log.Error("cannot drop privileges: "+err.Error(), logging.String("user", s.user.spec))
 		return ExitNoPermission
 	}
-	s.log.Info(d.Note, append(ids, zap.Ints("groups", d.Creds.Groups))...)
+	s.log.Info(d.Note, append(ids, logging.Ints("groups", d.Creds.Groups))...)
 	return 0
 }
 

@@ -5,7 +5,7 @@ import (
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +20,7 @@ func (s *supervisor) becomeReaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 	}
-	s.log.Info("became child subreaper", zap.Int("pid", os.Getpid()))
+	s.log.Info("became child subreaper", logging.Int("pid", os.Getpid()))
 	return nil
 }
 
@@ -54,7 +54,7 @@ func (s *supervisor) reapZombies() {
 	}
 	if orphans > 0 {
 		s.orphans += orphans
-		s.log.Info("orphans reaped", zap.Int("count", orphans), zap.Int("total", s.orphans))
+		s.log.Info("orphans reaped", logging.Int("count", orphans), logging.Int("total", s.orphans))
 	}
 }
 
@@ -64,9 +64,9 @@ func (s *supervisor) serviceExited(svc *service, status syscall.WaitStatus) {
 	p := svc.proc
 	p.status = status
 	close(p.exited)
-	s.log.Info("service exited", zap.String("service", svc.Name), zap.Stringer("role", svc.Role),
-		zap.Int("pid", p.pid), zap.String("status", p.describe()), zap.Int("code", p.code()),
-		zap.Duration("run_time", time.Since(p.started)))
+	s.log.Info("service exited", logging.String("service", svc.Name), logging.Stringer("role", svc.Role),
+		logging.Int("pid", p.pid), logging.String("status", p.describe()), logging.Int("code", p.code()),
+		logging.Duration("run_time", time.Since(p.started)))
 	switch {
 	case s.ending != nil:
 	case svc.Role == Main:

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
-	"go.uber.org/zap"
 )
 
 // The supervisor runs in a process of its own, as it does in tenant-init: this
@@ -62,7 +62,7 @@ func runInit() int {
 	if c.Degrade {
 		policy = supervisor.Degrade
 	}
-	log, _ := zap.NewProductionConfig().Build()
+	log := logging.New(logging.JSON, logging.InfoLevel, os.Stderr)
 	return supervisor.Run(supervisor.Config{
 		Services: []supervisor.Service{
 			{

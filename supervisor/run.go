@@ -8,14 +8,14 @@ import (
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 )
 
 // supervisor is the state of one Run. Everything here is owned by the goroutine
 // that called Run: signals, finished gates and due restarts come to it over
 // channels, so no lock guards the services.
 type supervisor struct {
-	log      *zap.Logger
+	log      *logging.Logger
 	grace    time.Duration
 	user     User
 	root     bool // AllowRoot
@@ -53,9 +53,6 @@ func newSupervisor(cfg Config) (*supervisor, int) {
 		user:  cfg.User,
 		root:  cfg.AllowRoot,
 		byPID: map[int]*service{},
-	}
-	if s.log == nil {
-		s.log = zap.NewNop()
 	}
 	if s.grace <= 0 {
 		s.grace = DefaultGrace
@@ -104,7 +101,7 @@ func (s *supervisor) run() int {
 	// the last reap and the exit would kill the init and replace the status.
 	s.catchSignals()
 	if err := s.becomeReaper(); err != nil {
-		s.log.Error("cannot reap orphans: "+err.Error(), zap.String("hint", "tenant-init must run as PID 1 or be allowed prctl(PR_SET_CHILD_SUBREAPER)"))
+		s.log.Error("cannot reap orphans: "+err.Error(), logging.String("hint", "tenant-init must run as PID 1 or be allowed prctl(PR_SET_CHILD_SUBREAPER)"))
 		return ExitOSError
 	}
 	if code := s.dropPrivileges(); code != 0 {
@@ -120,7 +117,7 @@ func (s *supervisor) run() int {
 	}
 	s.shutdown()
 	code := s.exitCode()
-	s.log.Info("exiting", zap.Int("code", code), zap.String("reason", s.ending.reason), zap.Int("orphans_reaped", s.orphans))
+	s.log.Info("exiting", logging.Int("code", code), logging.String("reason", s.ending.reason), logging.Int("orphans_reaped", s.orphans))
 	return code
 }
 
@@ -136,7 +133,7 @@ func (s *supervisor) boot() {
 			continue
 		}
 		if err := s.spawn(svc); err != nil {
-			s.log.Error(fmt.Sprintf("%s: cannot start: %v", svc.Name, err), zap.String("service", svc.Name), zap.Strings("argv", svc.Argv))
+			s.log.Error(fmt.Sprintf("%s: cannot start: %v", svc.Name, err), logging.String("service", svc.Name), logging.Strings("argv", svc.Argv))
 			s.end(svc.Name+" cannot start", spawnExitCode(err), 0)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +17,7 @@ const killWait = 2 * time.Second
 // namespace, each phase with SIGTERM and a grace period before SIGKILL.
 func (s *supervisor) shutdown() {
 	s.cancel() // gates in flight give up
-	s.log.Info("shutting down", zap.String("reason", s.ending.reason), zap.Duration("grace", s.grace))
+	s.log.Info("shutting down", logging.String("reason", s.ending.reason), logging.Duration("grace", s.grace))
 	mainSignal := syscall.SIGTERM
 	if s.ending.signal != 0 {
 		mainSignal = s.ending.signal // SIGINT stays SIGINT: the main service may treat it as Ctrl-C
@@ -50,7 +50,7 @@ func (s *supervisor) stop(phase string, svcs []*service, sig syscall.Signal) {
 	if len(signalled) == 0 {
 		return
 	}
-	s.log.Info("stopping", zap.String("phase", phase), zap.String("signal", signalName(sig)), zap.Strings("services", signalled))
+	s.log.Info("stopping", logging.String("phase", phase), logging.String("signal", signalName(sig)), logging.Strings("services", signalled))
 
 	grace := time.NewTimer(s.grace)
 	defer grace.Stop()
@@ -58,8 +58,8 @@ func (s *supervisor) stop(phase string, svcs []*service, sig syscall.Signal) {
 	}
 	for _, svc := range svcs {
 		if svc.proc != nil && unix.Kill(-svc.proc.pid, syscall.SIGKILL) == nil {
-			s.log.Warn("grace expired: killed", zap.String("phase", phase), zap.String("service", svc.Name),
-				zap.Int("pgid", svc.proc.pid), zap.Bool("leader_running", svc.running()))
+			s.log.Warn("grace expired: killed", logging.String("phase", phase), logging.String("service", svc.Name),
+				logging.Int("pgid", svc.proc.pid), logging.Bool("leader_running", svc.running()))
 		}
 	}
 	bound := time.NewTimer(killWait)
@@ -68,7 +68,7 @@ func (s *supervisor) stop(phase string, svcs []*service, sig syscall.Signal) {
 	}
 	for _, svc := range svcs {
 		if svc.running() {
-			s.log.Error("not reaped after SIGKILL", zap.String("service", svc.Name), zap.Int("pid", svc.proc.pid))
+			s.log.Error("not reaped after SIGKILL", logging.String("service", svc.Name), logging.Int("pid", svc.proc.pid))
 		}
 	}
 }
@@ -102,7 +102,7 @@ func (s *supervisor) stopOrphans() {
 	if !s.childrenLeft {
 		return
 	}
-	s.log.Info("stopping", zap.String("phase", "remaining processes"), zap.String("signal", "SIGTERM"))
+	s.log.Info("stopping", logging.String("phase", "remaining processes"), logging.String("signal", "SIGTERM"))
 	unix.Kill(-1, syscall.SIGTERM)
 	grace := time.NewTimer(s.grace)
 	defer grace.Stop()
@@ -111,7 +111,7 @@ func (s *supervisor) stopOrphans() {
 	if !s.childrenLeft {
 		return
 	}
-	s.log.Warn("grace expired: killed", zap.String("phase", "remaining processes"))
+	s.log.Warn("grace expired: killed", logging.String("phase", "remaining processes"))
 	unix.Kill(-1, syscall.SIGKILL)
 	bound := time.NewTimer(killWait)
 	defer bound.Stop()

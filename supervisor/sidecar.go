@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/cenkalti/backoff/v4"
-	"go.uber.org/zap"
 )
 
 // gateResult is what a gate said about one run of a sidecar.
@@ -70,9 +70,9 @@ func (s *supervisor) gateFinished(r gateResult) {
 		if how == "" {
 			how = "gate"
 		}
-		s.log.Info(svc.Name+": sidecar healthy", zap.String("service", svc.Name),
-			zap.Int64("ms", r.readyAt.Sub(r.proc.started).Milliseconds()), zap.String("how", how),
-			zap.Int("restarts", svc.restarts))
+		s.log.Info(svc.Name+": sidecar healthy", logging.String("service", svc.Name),
+			logging.Int64("ms", r.readyAt.Sub(r.proc.started).Milliseconds()), logging.String("how", how),
+			logging.Int("restarts", svc.restarts))
 	}
 }
 
@@ -105,8 +105,8 @@ func (s *supervisor) sidecarFailed(svc *service, reason string) {
 		return
 	}
 	svc.state = down
-	s.log.Warn(svc.Name+": sidecar failed: "+reason+"; restarting", zap.String("service", svc.Name),
-		zap.Duration("delay", delay), zap.Int("restart", svc.restarts+1), zap.Int("limit", svc.Restart.Limit))
+	s.log.Warn(svc.Name+": sidecar failed: "+reason+"; restarting", logging.String("service", svc.Name),
+		logging.Duration("delay", delay), logging.Int("restart", svc.restarts+1), logging.Int("limit", svc.Restart.Limit))
 	time.AfterFunc(delay, func() { s.restarts <- svc })
 }
 
@@ -142,9 +142,9 @@ func (s *supervisor) spawnSidecar(svc *service) bool {
 // (its status or timeout, the end of its stderr, a hint), then abort or degrade.
 func (s *supervisor) giveUp(svc *service, reason string) {
 	svc.state = gaveUp
-	fields := []zap.Field{zap.String("service", svc.Name), zap.Strings("stderr_tail", s.stderrTail(svc))}
+	fields := []logging.Field{logging.String("service", svc.Name), logging.Strings("stderr_tail", s.stderrTail(svc))}
 	if svc.Hint != "" {
-		fields = append(fields, zap.String("hint", svc.Hint))
+		fields = append(fields, logging.String("hint", svc.Hint))
 	}
 	if svc.OnFailure == Abort {
 		s.log.Error(svc.Name+": sidecar failed: "+reason, fields...)
@@ -159,7 +159,7 @@ func (s *supervisor) giveUp(svc *service, reason string) {
 			name, _, _ := strings.Cut(kv, "=")
 			emptied = append(emptied, name)
 		}
-		fields = append(fields, zap.Strings("emptied", emptied))
+		fields = append(fields, logging.Strings("emptied", emptied))
 	}
 	if svc.Lost != "" {
 		consequence += ": " + svc.Lost

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"syscall"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,7 +97,7 @@ func (s *supervisor) catchSignals() {
 		for i, sig := range p.ignored {
 			names[i] = signalName(sig)
 		}
-		s.log.Info("signals ignored since start-up: kept ignored, not forwarded", zap.Strings("signals", names))
+		s.log.Info("signals ignored since start-up: kept ignored, not forwarded", logging.Strings("signals", names))
 	}
 }
 
@@ -107,11 +107,11 @@ func (s *supervisor) catchSignals() {
 func (s *supervisor) handleSignal(sig syscall.Signal) {
 	switch {
 	case (sig == syscall.SIGTERM || sig == syscall.SIGINT) && s.ending == nil:
-		s.log.Info("signal received", zap.String("signal", unix.SignalName(sig)))
+		s.log.Info("signal received", logging.String("signal", unix.SignalName(sig)))
 		s.end("received "+unix.SignalName(sig), 0, sig)
 	case isFault(sig):
-		s.log.Warn("fault signal sent to the init: ignored", zap.String("signal", signalName(sig)),
-			zap.String("hint", "another process sent it (kill, tkill); a fault of the init's own would have crashed it"))
+		s.log.Warn("fault signal sent to the init: ignored", logging.String("signal", signalName(sig)),
+			logging.String("hint", "another process sent it (kill, tkill); a fault of the init's own would have crashed it"))
 	default:
 		s.forwardSignals(sig)
 	}
@@ -125,12 +125,12 @@ func (s *supervisor) forwardSignals(sig syscall.Signal) {
 		}
 		pgid := svc.proc.pid
 		if err := unix.Kill(-pgid, sig); err != nil {
-			s.log.Warn("signal not forwarded: "+err.Error(), zap.String("signal", signalName(sig)),
-				zap.String("service", svc.Name), zap.Int("pgid", pgid))
+			s.log.Warn("signal not forwarded: "+err.Error(), logging.String("signal", signalName(sig)),
+				logging.String("service", svc.Name), logging.Int("pgid", pgid))
 			continue
 		}
-		s.log.Info("signal forwarded", zap.String("signal", signalName(sig)),
-			zap.String("service", svc.Name), zap.Int("pgid", pgid))
+		s.log.Info("signal forwarded", logging.String("signal", signalName(sig)),
+			logging.String("service", svc.Name), logging.Int("pgid", pgid))
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -124,8 +124,8 @@ func (s *supervisor) spawn(svc *service) error {
 	}
 	svc.proc = p
 	s.byPID[pid] = svc
-	s.log.Info("service started", zap.String("service", svc.Name), zap.Stringer("role", svc.Role),
-		zap.Int("pid", pid), zap.Strings("argv", svc.Argv), zap.Bool("foreground", foreground))
+	s.log.Info("service started", logging.String("service", svc.Name), logging.Stringer("role", svc.Role),
+		logging.Int("pid", pid), logging.Strings("argv", svc.Argv), logging.Bool("foreground", foreground))
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 	"context"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/agentplatform/tenant-init/logging"
 )
 
 // Exit statuses of the init's own failures (sysexits.h) and of a COMMAND that cannot
@@ -128,10 +128,10 @@ type Config struct {
 	// services. The first Main service is "the main service": it owns the
 	// terminal and its status is tenant-init's when a signal stopped the container.
 	Services  []Service
-	Grace     time.Duration // SIGTERM-to-SIGKILL grace per shutdown phase; default 10s
-	User      User          // whom to run as when started as root; zero: none configured (root if AllowRoot, else refused)
-	AllowRoot bool          // permit services to run as root
-	Log       *zap.Logger   // nil discards
+	Grace     time.Duration   // SIGTERM-to-SIGKILL grace per shutdown phase; default 10s
+	User      User            // whom to run as when started as root; zero: none configured (root if AllowRoot, else refused)
+	AllowRoot bool            // permit services to run as root
+	Log       *logging.Logger // nil discards
 }
 
 const (

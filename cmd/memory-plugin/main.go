@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func serve(stderr io.Writer) error {
 	// JSON always: the sidecar's stderr is the container log, beside tenant-init's.
-	log := logging.New(logging.JSON, zapcore.InfoLevel, stderr)
+	log := zap.New(logging.NewCore(logging.JSON, zapcore.InfoLevel, stderr))
 	defer log.Sync()
 	fail := func(code int, err error) error {
 		log.Error("memory-plugin cannot start: "+err.Error(), zap.Int("exit_code", code))

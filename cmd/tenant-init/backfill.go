@@ -12,6 +12,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+const (
+	backfillUse   = "backfill -dry-run | -apply | -verify [flags]"
+	backfillShort = "Copy legacy (v1) memories into the memory plugin; the same as /memory-backfill (see backfill -help)"
+)
+
 // newBackfillCommand builds `tenant-init backfill`, the same program as
 // /memory-backfill (package backfill), for operators who reach the tenant only
 // through `docker exec <tenant> /tenant-init ...`. Its flags are backfill's

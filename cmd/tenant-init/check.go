@@ -13,6 +13,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+const (
+	checkUse   = "check [--json] [--timeout 5s] [flags] [-- COMMAND [ARGS...]]"
+	checkShort = "Preflight the memory-v2 cutover: would the boot succeed here? Changes nothing"
+)
+
 // newCheckCommand builds `tenant-init check`, the preflight of the operator
 // runbook. It binds the boot's own flags so `check --user app` checks what
 // `tenant-init --user app` would do.
@@ -54,7 +59,7 @@ func newCheckCommand(env envvar.Lookup, status *int) *cobra.Command {
 // check loads the boot's configuration and runs the preflight on it. An
 // invalid environment is a report too (the env check failing), with exit 78.
 func check(ctx context.Context, cmd *cobra.Command, env envvar.Lookup, command []string, timeout time.Duration) (preflight.Report, int, error) {
-	cfg, err := Load(cmd.Flags(), env, false)
+	cfg, err := Load(flagsGiven(cmd.Flags()), env, false)
 	if errors.As(err, new(usageError)) {
 		return preflight.Report{}, 0, err
 	}

@@ -209,3 +209,42 @@ func TestCommandNotFoundIs127AndNotExecutableIs126(t *testing.T) {
 		}
 	})
 }
+
+// The shipped tenant-init parses the boot's command line itself and leaves the
+// rest to tenant-init-tools, whose cobra tree is the reference (cli_pid1.go):
+// each command line must end the same in both, status, output and log.
+func TestTheInitParsesItsCommandLineAsTheFullTreeDoes(t *testing.T) {
+	full := filepath.Join(filepath.Dir(tenantInit), toolsBinary)
+	// Only errors are logged, and their times and pids differ from run to run.
+	env := append(os.Environ(), "TENANT_INIT_LOG_LEVEL=error")
+	varying := regexp.MustCompile(`"(ts|pid|run_time)":("[^"]*"|\d+)`)
+	for _, args := range [][]string{
+		{}, {"version"}, {"version", "now"}, {"--allow-root", "version"}, {"help"}, {"help", "version"},
+		{"-h"}, {"--help"}, {"--help=false", "echo"}, {"--allow-root", "--", "echo", "a", "--b"},
+		{"--allow-root", "echo", "--help", "-h"}, {"--allow-root=true", "echo", "x"}, {"--allow-root", "false"},
+		{"--allow-root"}, {"--grace", "5s", "--allow-root", "echo"}, {"--grace=5s", "--grace", "soon", "--allow-root", "echo"},
+		{"--grace", "--allow-root", "echo"}, {"--grace"}, {"--bogus", "echo"}, {"-x", "echo"}, {"--=x", "echo"},
+		{"---allow-root", "echo"}, {"--allow-root", "-"}, {"--allow-root", "", "x"}, {"--user"},
+		{"--log-format=console", "--log-level", "error", "--allow-root", "echo", "console"},
+		{"--service", "name=a,cmd=sleep 5", "--service=name=b,cmd=sh -c 'echo b; exit 3'", "--allow-root", "sleep", "5"},
+		{"--service", "name=a,cmd=true", "--service", "name=a,cmd=true", "--allow-root", "echo"},
+		{"--allow-root", "--", "version"}, {"--allow-root", "echo", "version"}, {"--grace", "version", "--allow-root", "echo"},
+		{"--allow-root", "check", "--help"}, {"__complete", ""},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var got [2]string
+			for i, bin := range []string{tenantInit, full} {
+				cmd := exec.Command(bin, args...)
+				cmd.Env = env
+				var out, errOut bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errOut
+				cmd.Run()
+				got[i] = fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", cmd.ProcessState.ExitCode(), out.String(),
+					varying.ReplaceAllString(errOut.String(), `"$1":_`))
+			}
+			if got[0] != got[1] {
+				t.Errorf("tenant-init %q:\n%s\n\nthe full tree:\n%s", args, got[0], got[1])
+			}
+		})
+	}
+}

@@ -5,19 +5,22 @@ import (
 
 	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/logging"
 	"github.com/agentplatform/tenant-init/supervisor"
-	"github.com/spf13/pflag"
-	"go.uber.org/zap/zapcore"
 )
 
 // Config is tenant-init's configuration: flags and their environment twins, a
 // flag beating its variable. Subcommands that need the same settings bind them
 // with bindFlags and read them with Load.
+//
+// The flags come to Load as flagValues, whichever parsed them: cobra's pflag in
+// tenant-init-tools (cli.go), the init's own parser in the pid1 build
+// (cli_pid1.go).
 type Config struct {
 	User      supervisor.User
 	Grace     time.Duration
 	LogFormat string // json or console
-	LogLevel  zapcore.Level
+	LogLevel  logging.Level
 	AllowRoot bool
 	Services  []supervisor.Service // beside COMMAND
 	// Memory is what the boot does about the memory plugin, from the cutover
@@ -49,36 +52,25 @@ var (
 	settings = []setting{userSetting, graceSetting, logFormatSetting, logLevelSetting, allowRootSetting, servicesSetting}
 )
 
-// bindFlags declares every setting's flag on fs. Values are kept as text and
-// parsed by Load, so that flags and variables share one parser and its messages.
-func bindFlags(fs *pflag.FlagSet) {
-	for _, st := range settings {
-		usage := st.usage + " [$" + st.env + "]"
-		var v pflag.Value = &textValue{kind: st.kind, text: st.def}
-		if st == servicesSetting {
-			v = &listValue{kind: st.kind}
-		}
-		f := fs.VarPF(v, st.flag, "", usage)
-		if st.kind == "bool" {
-			f.NoOptDefVal = "true"
-		}
-	}
-}
+// flagValues are the settings given as flags, by flag name (no dashes), each
+// with its values in command-line order: several for a repeated --service;
+// for any other flag the last one counts, as with pflag.
+type flagValues map[string][]string
 
-// Load reads the settings from the flags in fs, else from env. A bad flag value
+// Load reads the settings from the flags given, else from env. A bad flag value
 // is a usageError (exit 64), a bad variable an *envvar.Error (exit 78).
-func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, error) {
+func Load(given flagValues, env envvar.Lookup, stderrIsTerminal bool) (Config, error) {
 	var c Config
 	var err error
 
-	src := sourceOf(fs, env, userSetting)
+	src := sourceOf(given, env, userSetting)
 	if spec := src.String(src.name, ""); spec != "" {
 		if c.User, err = supervisor.ParseUser(spec); err != nil {
 			return c, src.fail(&envvar.Error{Name: src.name, Value: spec, Reason: err.Error(), Accepted: supervisor.UserForms})
 		}
 	}
 
-	src = sourceOf(fs, env, graceSetting)
+	src = sourceOf(given, env, graceSetting)
 	if c.Grace, err = src.Duration(src.name, supervisor.DefaultGrace); err != nil {
 		return c, src.fail(err)
 	}
@@ -87,7 +79,7 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 	if stderrIsTerminal {
 		defaultFormat = "console"
 	}
-	src = sourceOf(fs, env, logFormatSetting)
+	src = sourceOf(given, env, logFormatSetting)
 	if c.LogFormat, err = src.OneOf(src.name, defaultFormat, "json", "console"); err != nil {
 		return c, src.fail(err)
 	}
@@ -98,19 +90,19 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 	if stderrIsTerminal {
 		defaultLevel = "warn"
 	}
-	src = sourceOf(fs, env, logLevelSetting)
+	src = sourceOf(given, env, logLevelSetting)
 	level, err := src.OneOf(src.name, defaultLevel, "debug", "info", "warn", "error")
 	if err != nil {
 		return c, src.fail(err)
 	}
-	c.LogLevel, _ = zapcore.ParseLevel(level)
+	c.LogLevel, _ = logging.ParseLevel(level)
 
-	src = sourceOf(fs, env, allowRootSetting)
+	src = sourceOf(given, env, allowRootSetting)
 	if c.AllowRoot, err = src.Bool(src.name, false); err != nil {
 		return c, src.fail(err)
 	}
 
-	if c.Services, err = loadServices(fs, env); err != nil {
+	if c.Services, err = loadServices(given, env); err != nil {
 		return c, err
 	}
 	c.Memory, err = cutover.Read(env)
@@ -119,7 +111,7 @@ func Load(fs *pflag.FlagSet, env envvar.Lookup, stderrIsTerminal bool) (Config, 
 
 // loadServices reads the declarations of --service, one per flag, else those of
 // TENANT_INIT_SERVICES, separated by ";".
-func loadServices(fs *pflag.FlagSet, env envvar.Lookup) ([]supervisor.Service, error) {
+func loadServices(given flagValues, env envvar.Lookup) ([]supervisor.Service, error) {
 	var svcs []supervisor.Service
 	names := map[string]bool{}
 	add := func(name, text string, one bool) error {
@@ -136,8 +128,8 @@ func loadServices(fs *pflag.FlagSet, env envvar.Lookup) ([]supervisor.Service, e
 		svcs = append(svcs, parsed...)
 		return nil
 	}
-	if f := fs.Lookup(servicesSetting.flag); f.Changed {
-		for _, text := range f.Value.(*listValue).values {
+	if texts, ok := given[servicesSetting.flag]; ok {
+		for _, text := range texts {
 			if err := add("--"+servicesSetting.flag, text, true); err != nil {
 				return nil, usageError{err}
 			}
@@ -159,10 +151,10 @@ type source struct {
 	flag bool
 }
 
-func sourceOf(fs *pflag.FlagSet, env envvar.Lookup, st setting) source {
-	if f := fs.Lookup(st.flag); f != nil && f.Changed {
+func sourceOf(given flagValues, env envvar.Lookup, st setting) source {
+	if values := given[st.flag]; len(values) > 0 {
 		name := "--" + st.flag
-		return source{Lookup: envvar.Map(map[string]string{name: f.Value.String()}), name: name, flag: true}
+		return source{Lookup: envvar.Map(map[string]string{name: values[len(values)-1]}), name: name, flag: true}
 	}
 	return source{Lookup: env, name: st.env}
 }
@@ -179,20 +171,3 @@ func (s source) fail(err error) error {
 type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
-
-// textValue holds a flag's text for Load to parse.
-type textValue struct{ kind, text string }
-
-func (v *textValue) Set(s string) error { v.text = s; return nil }
-func (v *textValue) String() string     { return v.text }
-func (v *textValue) Type() string       { return v.kind }
-
-// listValue holds every occurrence of a repeatable flag, commas and all.
-type listValue struct {
-	kind   string
-	values []string
-}
-
-func (v *listValue) Set(s string) error { v.values = append(v.values, s); return nil }
-func (v *listValue) String() string     { return "" }
-func (v *listValue) Type() string       { return v.kind }

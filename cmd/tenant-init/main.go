@@ -1,12 +1,17 @@
 // Command tenant-init is the PID-1 init of tenant containers: it runs COMMAND as
 // the main service, beside further services and gated sidecars, reaps zombies,
 // forwards signals, and stops everything in order. See docs/tenant-init.md and --help.
+//
+// Built with the tag pid1 (the shipped /tenant-init) it parses the boot's
+// command line itself and hands everything else to tenant-init-tools, the
+// same command tree built without the tag: tools.go says why.
 package main
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/agentplatform/tenant-init/envvar"
 	"github.com/agentplatform/tenant-init/supervisor"
@@ -22,17 +27,12 @@ func main() {
 	os.Exit(execute(os.Args[1:], envvar.OS))
 }
 
-// execute runs the command line and returns the exit status: the one a command
-// chose, or the one its error calls for, reported on one line.
-func execute(args []string, env envvar.Lookup) int {
-	status := 0
-	root := newRootCommand(env, args, &status)
-	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tenant-init: "+err.Error())
-		return exitStatus(err)
-	}
-	return status
+// usageLine is the boot's command line, in --help and in its usage errors.
+const usageLine = "tenant-init [flags] [--] COMMAND [ARGS...]"
+
+// versionLine is what `tenant-init version` prints.
+func versionLine() string {
+	return fmt.Sprintf("tenant-init %s (commit %s, %s)\n", version, commit, runtime.Version())
 }
 
 // exitStatus maps an error from the command line or the configuration to the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/agentplatform/tenant-init/cutover"
@@ -18,31 +17,6 @@ const memorySidecarName = "memory-plugin"
 // (pgvector missing, role without the right, port taken) that the sidecar's
 // own stderr may only hint at.
 const diagnoseHint = "run `tenant-init check` (docker exec <container> /tenant-init check) to diagnose"
-
-// memoryHelp is the --help section on the cutover variables; the section
-// "Memory v2 cutover" of docs/tenant-init.md has the full rules.
-var memoryHelp = `
-
-Memory v2 cutover (docs/tenant-init.md, "Memory v2 cutover"): the memory-plugin sidecar starts
-only when MEMORY_V2_CUTOVER=true or MEMORY_PLUGIN_URL is a loopback URL, unless
-MEMORY_PLUGIN_DISABLE=1. It starts first; the main services start once it is
-healthy (log line "memory-plugin: sidecar healthy") and get MEMORY_PLUGIN_URL.
-  MEMORY_V2_CUTOVER            true, false, 1 or 0 (false)
-  MEMORY_PLUGIN_URL            where the main services reach the plugin; a host off
-                               loopback is an external plugin: no sidecar, the URL
-                               passed through
-  MEMORY_PLUGIN_DISABLE        1 = never start the sidecar (0)
-  MEMORY_PLUGIN_DATABASE_URL   the sidecar's database (DATABASE_URL)
-  MEMORY_PLUGIN_LISTEN_ADDR    host:port the sidecar listens on (` + cutover.DefaultListenAddr + `, or
-                               the loopback MEMORY_PLUGIN_URL's)
-  MEMORY_PLUGIN_BIN            the sidecar's executable (` + cutover.DefaultBin + `)
-  MEMORY_PLUGIN_GATE_TIMEOUT   how long the main services wait for it (` + cutover.DefaultGateTimeout.String() + `)
-  MEMORY_PLUGIN_REQUIRED       false: if it fails, start the main services with
-                               MEMORY_PLUGIN_URL empty (memory off) instead of
-                               exiting 69 (true)
-  MEMORY_PLUGIN_RESTART_LIMIT  after the boot a dead sidecar is restarted (about 1s
-                               doubling to 30s) and gated again; after this many
-                               failed restarts in a row it is given up on as above (` + strconv.Itoa(cutover.DefaultRestartLimit) + `)`
 
 // memorySidecar declares the bundled memory-plugin sidecar the cutover plan
 // asks for, gated on its health, or nothing when the plan has no sidecar: a

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/agentplatform/tenant-init/supervisor"
 )
@@ -16,9 +14,18 @@ import (
 // declaration, as in sh; it separates declarations in TENANT_INIT_SERVICES.
 const serviceForm = "name=NAME[,dir=DIR],cmd=COMMAND [ARGS...] (cmd last; arguments quoted as in sh)"
 
-// serviceName is compiled on first use: PID 1 pays for package-level work at
-// every start, and most containers declare no service.
-var serviceName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
+// isServiceName tells a name of letters, digits, ".", "_" and "-" that starts
+// with a letter or digit. Written out rather than a regular expression: PID 1
+// would link and initialise package regexp for it.
+func isServiceName(s string) bool {
+	for i, c := range []byte(s) {
+		alnum := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // serviceError says what is wrong with a declaration.
 type serviceError struct{ reason string }
@@ -94,7 +101,7 @@ func parseService(decl string) (supervisor.Service, error) {
 		// Reserved even when memory v2 is off, so that opting in later
 		// cannot turn a working declaration into a clash at boot.
 		return svc, serviceError{`the name "` + memorySidecarName + `" is the bundled sidecar's`}
-	case !serviceName().MatchString(svc.Name):
+	case !isServiceName(svc.Name):
 		return svc, serviceError{"name " + svc.Name + " must be letters, digits, '.', '_' or '-'"}
 	case seen["dir"] && svc.Dir == "":
 		return svc, serviceError{"dir is empty"}

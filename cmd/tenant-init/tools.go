@@ -1,25 +1,21 @@
 package main
 
 // The subcommands check and backfill link the preflight, the backfill and
-// their PostgreSQL driver: nearly half of a tenant-init that has them all.
-// PID 1 pays for what it links at every start (package initialisation, pages
-// of a larger binary) and for as long as it runs (resident memory), so the
-// shipped tenant-init is built with the tag pid1: its check and backfill exec
+// their PostgreSQL driver: nearly half of a tenant-init that has them all; the
+// command tree (cobra, pflag, text/template) is more again. PID 1 pays for
+// what it links at every start (package initialisation, pages of a larger
+// binary) and for as long as it runs (resident memory), so the shipped
+// tenant-init is built with the tag pid1: it parses the boot's command line
+// (flags, COMMAND) and `version` itself (cli_pid1.go), and execs
 // tenant-init-tools, the same command tree built without the tag and shipped
-// beside it, with the whole command line. Built without the tag (go build,
-// go install), tenant-init has every subcommand itself.
+// beside it, with the whole command line for anything else: check, backfill,
+// --help, help, and a command line with an error in it, which the full tree
+// answers as it always did. Built without the tag (go build, go install),
+// tenant-init has every subcommand itself.
 
 // toolsBinary is the companion's file name, looked up in tenant-init's own
 // directory.
 const toolsBinary = "tenant-init-tools"
-
-// The subcommands' usage lines, the same in both builds so --help is.
-const (
-	checkUse      = "check [--json] [--timeout 5s] [flags] [-- COMMAND [ARGS...]]"
-	checkShort    = "Preflight the memory-v2 cutover: would the boot succeed here? Changes nothing"
-	backfillUse   = "backfill -dry-run | -apply | -verify [flags]"
-	backfillShort = "Copy legacy (v1) memories into the memory plugin; the same as /memory-backfill (see backfill -help)"
-)
 
 // toolsError is a missing or unusable tenant-init-tools: exit 71.
 type toolsError struct{ error }
