@@ -1,9 +1,10 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -73,140 +74,216 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// scope returns those of names that exist and have not expired, and how many
-// memories they hold, counted up to s.exactScanMax+1. Recall then filters on the
-// plain list, which the planner can see, instead of joining namespaces.
-func (s *store) scope(ctx context.Context, q querier, names []string) (live []string, size int, err error) {
-	rows, _ := q.Query(ctx, `WITH live AS (
-			SELECT coalesce(array_agg(name), '{}') AS names FROM `+s.ns+`
-			WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now()))
-		SELECT names, (SELECT count(*) FROM (SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (names) LIMIT $2) c)
-		FROM live`, names, s.exactScanMax+1)
-	_, err = pgx.ForEachRow(rows, []any{&live, &size}, func() error { return nil })
-	return live, size, err
-}
-
+// One recall is one statement, so one round trip, planned once per pooled
+// connection (the session runs with plan_cache_mode = force_generic_plan:
+// planning a statement of this size each time cost PostgreSQL about as
+// much as running it). Its plan therefore cannot depend on the namespaces
+// asked; what it needs to know about them the statement finds out itself:
+//
+//   - live: those of the requested namespaces that exist and have not
+//     expired;
+//   - size: how many memories they hold, counted up to s.exactScanMax+1.
+//     Each list has two branches, gated on it by a one-time filter, so the
+//     branch not taken costs nothing: over a small scope (the platform's
+//     usual workspace+team+org) every memory of the scope is read, namespace
+//     by namespace through the namespace index, and measured exactly; over a
+//     large one the vector list comes from the HNSW index (iterative scans)
+//     and the full-text list from the GIN index.
+//
+// The statement returns every candidate of either list with its ranks, and
+// recall ranks them here: the vector list's floor and re-ranking need each
+// neighbour's content (see neighbours), and the fusion follows it.
 func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, error) {
-	live, size, err := s.scope(ctx, q, p.namespaces)
-	if err != nil || len(live) == 0 {
-		return nil, err
-	}
-	args := []any{live}
+	args := []any{p.namespaces}
 	param := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	filter := "r.namespace = ANY ($1) AND (r.expires_at IS NULL OR r.expires_at > now())"
+	live := "(SELECT names FROM live)::text[]" // an array, not a subquery, for = ANY
+	ctes := []string{`live AS (SELECT coalesce(array_agg(n.name), '{}') AS names FROM ` + s.ns + ` n
+		WHERE n.name = ANY ($1) AND (n.expires_at IS NULL OR n.expires_at > now()))`}
+	// The conditions on a memory besides its namespace.
+	filter := "(r.expires_at IS NULL OR r.expires_at > now())"
 	if len(p.kinds) > 0 {
 		filter += " AND r.kind = ANY(" + param(p.kinds) + ")"
 	}
 	if p.substring != "" {
 		filter += " AND strpos(lower(r.content), lower(" + param(p.substring) + ")) > 0"
 	}
-	filterArgs := args // what filter refers to
-	limit := param(p.limit)
-
 	if p.vector == nil && p.tsquery == "" {
-		rows, err := q.Query(ctx, "SELECT "+memoryColumns+" FROM "+s.recs+" r WHERE "+filter+
-			" ORDER BY r.pin DESC, r.created_at DESC, r.id LIMIT "+limit, args...)
+		rows, err := q.Query(ctx, "WITH "+ctes[0]+"\nSELECT "+memoryColumns+" FROM "+s.recs+" r WHERE r.namespace = ANY ("+live+
+			") AND "+filter+" ORDER BY r.pin DESC, r.created_at DESC, r.id LIMIT "+param(p.limit), args...)
 		if err != nil {
 			return nil, err
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
 	}
 
-	var ctes, lists []string
+	k := param(p.candidates())
+	exactMax := param(s.exactScanMax)
+	ctes = append(ctes, `size AS (SELECT count(*) AS n FROM (
+		SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (`+live+`) LIMIT `+exactMax+` + 1) c)`)
+	small, large := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
+	// The scope's memories, namespace by namespace through the namespace
+	// index whatever the generic plan guesses of the namespaces' sizes
+	// (OFFSET 0 keeps the subquery a parameterised scan per namespace).
+	scope := func(columns string) string {
+		return `unnest(` + live + `) AS s (name), LATERAL (SELECT ` + columns + ` FROM ` + s.recs + ` r
+			WHERE r.namespace = s.name AND ` + filter + ` OFFSET 0) r`
+	}
+	var lists []string
 	if p.vector != nil {
-		related, err := s.neighbours(ctx, q, p, filter, size, filterArgs)
+		v := param(pgvector.NewVector(p.vector))
+		// relaxed_order iterative scans may return rows slightly out of
+		// order, so the rank is taken from the exact distance. On the
+		// large branch the namespace test is an expression no index
+		// serves, so that the HNSW index is the plan whatever the generic
+		// estimate of the scope.
+		ctes = append(ctes, `vec AS (SELECT id, dist, row_number() OVER (ORDER BY dist, id) AS rank FROM (
+			(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+scope("r.id, r.embedding")+`
+				WHERE `+small+` AND r.embedding IS NOT NULL ORDER BY 2, 1 LIMIT `+k+`)
+			UNION ALL
+			(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
+				WHERE `+large+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
+				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)) c)`)
+		lists = append(lists, "SELECT id FROM vec")
+	}
+	if p.tsquery != "" {
+		tsq := param(p.tsquery)
+		// Over a small scope each of its memories is matched (the match
+		// inside CASE keeps the planner off the GIN index), instead of
+		// intersecting the whole table's GIN postings of every query word
+		// (for an 8-word OR query most of the table); over a large one the
+		// GIN index finds the matches.
+		ctes = append(ctes, `fts AS (SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
+			(SELECT id, tr FROM (SELECT r.id, CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END AS tr
+				FROM to_tsquery('english', `+tsq+`) query, `+scope("r.id, r.content_tsv")+` WHERE `+small+`) m
+				WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)
+			UNION ALL
+			(SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
+				WHERE `+large+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
+				ORDER BY tr DESC, id LIMIT `+k+`)) t)`)
+		lists = append(lists, "SELECT id FROM fts")
+	}
+	vecColumns, vecJoin := "NULL::float8, NULL::int8", ""
+	if p.vector != nil {
+		vecColumns, vecJoin = "v.dist, v.rank", " LEFT JOIN vec v ON v.id = r.id"
+	}
+	ftsColumns, ftsJoin := "NULL::int8", ""
+	if p.tsquery != "" {
+		ftsColumns, ftsJoin = "f.rank", " LEFT JOIN fts f ON f.id = r.id"
+	}
+	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+"\nSELECT "+memoryColumns+", "+vecColumns+", "+ftsColumns+
+		" FROM ("+strings.Join(lists, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+vecJoin+ftsJoin, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cands []candidate
+	for rows.Next() {
+		var c candidate
+		m, err := scanMemory(scanAlso{rows, []any{&c.dist, &c.vecRank, &c.ftsRank}}, false)
 		if err != nil {
 			return nil, err
 		}
-		ctes = append(ctes, `vec_ranked AS (SELECT id, rank FROM unnest(`+param(related)+`::uuid[]) WITH ORDINALITY AS v (id, rank))`)
-		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM vec_ranked", rrfK))
+		c.memory = m
+		cands = append(cands, c)
 	}
-	if p.tsquery != "" {
-		k := param(p.candidates())
-		tsq := param(p.tsquery)
-		// The memories matching the query, with their rank: through the
-		// GIN index over a large scope; over a small one (the platform's
-		// usual workspace+team+org) by matching each of the scope's rows,
-		// which the namespace index finds once, instead of intersecting the
-		// whole table's GIN postings of every query word (for an 8-word OR
-		// query most of the table). The match inside CASE keeps the
-		// planner off the GIN index there.
-		matched := `SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr
-			FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query
-			WHERE ` + filter + ` AND r.content_tsv @@ query`
-		if size <= s.exactScanMax {
-			matched = `SELECT id, tr FROM (
-				SELECT r.id, CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END AS tr
-				FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query WHERE ` + filter + `) m
-			WHERE tr IS NOT NULL`
-		}
-		// Ranked with a top-k sort, then numbered.
-		ctes = append(ctes, `fts AS (
-			SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
-				`+matched+` ORDER BY tr DESC, id LIMIT `+k+`) top)`)
-		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
-	}
-	// Pinned memories come first among the related ones; an unrelated
-	// pinned memory is not brought in (a query nothing relates to returns
-	// nothing).
-	ctes = append(ctes, `fused AS (SELECT id, sum(s) AS score FROM (`+strings.Join(lists, " UNION ALL ")+`) c GROUP BY id)`)
-
-	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
-		"\nSELECT "+memoryColumns+", f.score::float8 FROM fused f JOIN "+s.recs+" r ON r.id = f.id WHERE "+filter+
-		" ORDER BY r.pin DESC, f.score DESC, r.created_at DESC, r.id LIMIT "+limit, args...)
-	if err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, true) })
+	return fuse(cands, p), nil
 }
 
-// neighbours returns the ids of the vector list, nearest first, keeping only
-// those at least p.minSimilarity similar to the query. The floor is applied
-// to the nearest candidates after the LIMIT rather than in the WHERE clause:
-// as a filter it would make an HNSW iterative scan of a query nothing relates
-// to walk max_scan_tuples rows looking for matches that do not exist.
-func (s *store) neighbours(ctx context.Context, q querier, p searchPlan, filter string, size int, args []any) ([]string, error) {
-	args = append(args[:len(args):len(args)], pgvector.NewVector(p.vector), p.candidates())
-	v, k := fmt.Sprintf("$%d", len(args)-1), fmt.Sprintf("$%d", len(args))
-	order := "r.embedding <=> " + v // what the HNSW index serves
-	if size <= s.exactScanMax {
-		order = "(" + order + ") + 0" // what it cannot: exact
+// scanAlso scans its columns into extra after the destinations asked.
+type scanAlso struct {
+	pgx.Row
+	extra []any
+}
+
+func (r scanAlso) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
+
+// A candidate is a memory of the vector list, the full-text list or both,
+// with its places in them (1 is first; nil: not in that list) and its cosine
+// distance to the query vector.
+type candidate struct {
+	memory
+	dist             *float64
+	vecRank, ftsRank *int64
+}
+
+// fuse ranks the candidates as recall answers, and keeps p.limit of them.
+// The vector list is re-ranked first (neighbours), then each memory scores
+// Σ 1/(rrfK + rank) over the lists it is in; pinned memories come first,
+// then the higher score, the newer, the smaller id.
+func fuse(cands []candidate, p searchPlan) []memory {
+	score := make(map[*candidate]float64, len(cands))
+	var vec []*candidate
+	for i := range cands {
+		c := &cands[i]
+		if c.ftsRank != nil {
+			score[c] = 1 / float64(rrfK+*c.ftsRank)
+		}
+		if c.vecRank != nil {
+			vec = append(vec, c)
+		}
 	}
-	// relaxed_order iterative scans may return rows slightly out of order,
-	// so the rank is taken from the exact distance.
-	rows, err := q.Query(ctx, `SELECT id, content, dist FROM (
-			SELECT r.id, r.content, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-			WHERE `+filter+` AND r.embedding IS NOT NULL ORDER BY `+order+` LIMIT `+k+`) c
-		ORDER BY dist, id`, args...)
-	if err != nil {
-		return nil, err
+	for i, c := range neighbours(vec, p) {
+		score[c] += 1 / float64(rrfK+int64(i)+1)
 	}
+	out := make([]memory, 0, min(len(score), p.limit))
+	ranked := make([]*candidate, 0, len(score))
+	for c := range score {
+		ranked = append(ranked, c)
+	}
+	slices.SortFunc(ranked, func(a, b *candidate) int {
+		switch {
+		case a.Pin != b.Pin:
+			if a.Pin {
+				return -1
+			}
+			return 1
+		case score[a] != score[b]:
+			return cmp.Compare(score[b], score[a])
+		case !a.CreatedAt.Equal(b.CreatedAt):
+			return b.CreatedAt.Compare(a.CreatedAt)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for _, c := range ranked[:min(len(ranked), p.limit)] {
+		sc := score[c]
+		c.Score = &sc
+		out = append(out, c.memory)
+	}
+	return out
+}
+
+// neighbours returns the vector list, best first, keeping only those at
+// least p.minSimilarity similar to the query. The floor is applied to the
+// nearest candidates after the LIMIT rather than in the WHERE clause: as a
+// filter it would make an HNSW iterative scan of a query nothing relates to
+// walk max_scan_tuples rows looking for matches that do not exist.
+func neighbours(vec []*candidate, p searchPlan) []*candidate {
+	slices.SortFunc(vec, func(a, b *candidate) int { return cmp.Compare(*a.vecRank, *b.vecRank) })
 	type neighbour struct {
-		id  string
+		c   *candidate
 		sim float64
 	}
-	var kept []neighbour
-	var id, content string
-	var dist float64
-	_, err = pgx.ForEachRow(rows, []any{&id, &content, &dist}, func() error {
-		sim := 1 - dist
+	kept := make([]neighbour, 0, len(vec))
+	for _, c := range vec {
+		sim := 1 - *c.dist
 		if p.similarity != nil {
-			sim = p.similarity(content)
+			sim = p.similarity(c.Content)
 		}
 		if p.minSimilarity <= 0 || sim >= p.minSimilarity { // 0: the floor is off
-
-			kept = append(kept, neighbour{id, sim})
+			kept = append(kept, neighbour{c, sim})
 		}
-		return nil
-	})
-	// The exact measure ranks too: it is what the hashed distance estimates.
-	sort.SliceStable(kept, func(i, j int) bool { return kept[i].sim > kept[j].sim })
-	related := make([]string, len(kept))
-	for i, n := range kept {
-		related[i] = n.id
 	}
-	return related, err
+	// The exact measure ranks too: it is what the hashed distance estimates.
+	slices.SortStableFunc(kept, func(a, b neighbour) int { return cmp.Compare(b.sim, a.sim) })
+	out := make([]*candidate, len(kept))
+	for i, n := range kept {
+		out[i] = n.c
+	}
+	return out
 }
