@@ -1,11 +1,13 @@
 package plugin
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -219,14 +221,169 @@ func (h hashEmbedder) similarity(query, content string) float64 {
 // features computed once: recall measures every vector candidate against the
 // same query. The function reuses its buffers: one goroutine at a time.
 func (hashEmbedder) similarityTo(query string) func(content string) float64 {
-	var q, c featureSet
+	var q featureSet
 	q.reset(query)
+	var table gramTable
+	table.reset(len(q.grams))
+	for _, g := range q.grams {
+		table.add(g.id, g.weight)
+	}
 	return func(content string) float64 {
-		c.reset(content)
-		if q.norm2 == 0 || c.norm2 == 0 {
+		if q.norm2 == 0 {
 			return 0
 		}
-		return q.dot(&c) / math.Sqrt(q.norm2*c.norm2)
+		m := measures.Get().(*contentMeasure)
+		defer measures.Put(m)
+		dot, norm2, ok := m.measure(&q, &table, content)
+		if !ok { // a text of stop words or punctuation only: the general way
+			m.slow.reset(content)
+			dot, norm2 = q.dot(&m.slow), m.slow.norm2
+		}
+		if norm2 == 0 {
+			return 0
+		}
+		return dot / math.Sqrt(q.norm2*norm2)
+	}
+}
+
+// measures keeps contentMeasures' buffers from recall to recall.
+var measures = sync.Pool{New: func() any { return new(contentMeasure) }}
+
+// contentMeasure computes a text's features' dot product with a query's and
+// their squared norm without building a featureSet: the lower-cased words go
+// into one reused buffer, and trigrams are counted in a reused hash table
+// instead of being sorted. The sums are the same (see featureSet.reset).
+type contentMeasure struct {
+	grams gramTable
+	lower []byte
+	words [][]byte
+	slow  featureSet
+}
+
+// measure returns the dot product of text's features with q's (whose
+// trigrams are also in qgrams) and their squared norm; false for a text with
+// no content word (featureSet.reset then decides what counts).
+func (m *contentMeasure) measure(q *featureSet, qgrams *gramTable, text string) (dot, norm2 float64, ok bool) {
+	m.lower, m.words = m.lower[:0], m.words[:0]
+	start := 0
+	end := func() {
+		if w := m.lower[start:]; len(w) > 0 && !stopWords[string(w)] {
+			m.words = append(m.words, w)
+		}
+		start = len(m.lower)
+	}
+	// As contentWords: strings.ToLower maps rune by rune (an invalid byte
+	// becomes U+FFFD, which separates words like any non-letter), then
+	// words are the runs of letters and digits.
+	for _, r := range text {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+		} else {
+			r = unicode.ToLower(r)
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			m.lower = utf8.AppendRune(m.lower, r)
+			continue
+		}
+		end()
+	}
+	end()
+	if len(m.words) == 0 {
+		return 0, 0, false
+	}
+	m.grams.reset(len(m.lower) + len(m.words)) // at most one trigram per byte and word
+	for _, w := range m.words {
+		a, b := rune(-1), '^'
+		for _, r := range string(w) {
+			if a >= 0 {
+				m.grams.add(gramID(a, b, r), trigramWeight)
+			}
+			a, b = b, r
+		}
+		m.grams.add(gramID(a, b, '$'), trigramWeight)
+	}
+	for _, i := range m.grams.used {
+		x := m.grams.weights[i]
+		norm2 += x * x
+		if y, found := qgrams.get(m.grams.keys[i]); found {
+			dot += x * y
+		}
+	}
+	slices.SortFunc(m.words, bytes.Compare)
+	j := 0
+	for i := 0; i < len(m.words); {
+		n := 1
+		for i+n < len(m.words) && bytes.Equal(m.words[i+n], m.words[i]) {
+			n++
+		}
+		x := float64(n)
+		norm2 += x * x
+		for j < len(q.words) && q.words[j].word < string(m.words[i]) {
+			j++
+		}
+		if j < len(q.words) && q.words[j].word == string(m.words[i]) {
+			dot += x * q.words[j].weight
+		}
+		i += n
+	}
+	return dot, norm2, true
+}
+
+// gramTable maps trigram ids to weights: open addressing, linear probing,
+// cleared by bumping a generation rather than by zeroing.
+type gramTable struct {
+	keys    []uint64
+	weights []float64
+	gen     []uint32
+	now     uint32
+	used    []int // the slots filled since reset
+	mask    uint64
+}
+
+// reset empties the table, sized for up to n keys.
+func (t *gramTable) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if size > len(t.keys) {
+		t.keys, t.weights, t.gen, t.now = make([]uint64, size), make([]float64, size), make([]uint32, size), 0
+	}
+	t.mask = uint64(len(t.keys) - 1)
+	t.now++
+	if t.now == 0 { // wrapped: every slot's generation is stale again
+		clear(t.gen)
+		t.now = 1
+	}
+	t.used = t.used[:0]
+}
+
+func (t *gramTable) slot(id uint64) uint64 { return (id * 0x9E3779B97F4A7C15) >> 32 & t.mask }
+
+func (t *gramTable) add(id uint64, w float64) {
+	for i := t.slot(id); ; i = (i + 1) & t.mask {
+		if t.gen[i] != t.now {
+			t.gen[i], t.keys[i], t.weights[i] = t.now, id, w
+			t.used = append(t.used, int(i))
+			return
+		}
+		if t.keys[i] == id {
+			t.weights[i] += w
+			return
+		}
+	}
+}
+
+func (t *gramTable) get(id uint64) (float64, bool) {
+	for i := t.slot(id); ; i = (i + 1) & t.mask {
+		if t.gen[i] != t.now {
+			return 0, false
+		}
+		if t.keys[i] == id {
+			return t.weights[i], true
+		}
 	}
 }
 
