@@ -85,14 +85,16 @@ type querier interface {
 //   - size: how many memories they hold, counted up to s.exactScanMax+1.
 //     Each list has two branches, gated on it by a one-time filter, so the
 //     branch not taken costs nothing: over a small scope (the platform's
-//     usual workspace+team+org) every memory of the scope is read, namespace
-//     by namespace through the namespace index, and measured exactly; over a
-//     large one the vector list comes from the HNSW index (iterative scans)
-//     and the full-text list from the GIN index.
+//     usual workspace+team+org) every memory of the scope is read once,
+//     namespace by namespace through the namespace index, and measured
+//     exactly for both lists; over a large one the vector list comes from
+//     the HNSW index (iterative scans) and the full-text list from the GIN
+//     index.
 //
-// The statement returns every candidate of either list with its ranks, and
-// recall ranks them here: the vector list's floor and re-ranking need each
-// neighbour's content (see neighbours), and the fusion follows it.
+// The statement returns every candidate of either list with its distance
+// and full-text rank, and recall ranks them here: the vector list's floor
+// and re-ranking need each neighbour's content (see neighbours), and the
+// fusion follows it.
 func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, error) {
 	args := []any{p.namespaces}
 	param := func(v any) string {
@@ -124,56 +126,61 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	ctes = append(ctes, `size AS (SELECT count(*) AS n FROM (
 		SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (`+live+`) LIMIT `+exactMax+` + 1) c)`)
 	small, large := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
-	// The scope's memories, namespace by namespace through the namespace
-	// index whatever the generic plan guesses of the namespaces' sizes
-	// (OFFSET 0 keeps the subquery a parameterised scan per namespace).
-	scope := func(columns string) string {
-		return `unnest(` + live + `) AS s (name), LATERAL (SELECT ` + columns + ` FROM ` + s.recs + ` r
-			WHERE r.namespace = s.name AND ` + filter + ` OFFSET 0) r`
+	// Over a small scope each of its memories is read once, namespace by
+	// namespace through the namespace index whatever the generic plan
+	// guesses of the namespaces' sizes (OFFSET 0 keeps the subquery a
+	// parameterised scan per namespace), and measured for both lists: its
+	// exact distance, and its full-text rank when it matches (the match
+	// inside CASE keeps the planner off the GIN index, whose postings of
+	// every query word, for an 8-word OR query most of the table, would be
+	// intersected instead).
+	v, tsq := "", ""
+	dist, tr, from := "NULL::float8", "NULL::float4", ""
+	if p.vector != nil {
+		v = param(pgvector.NewVector(p.vector))
+		dist = "r.embedding <=> " + v
 	}
+	if p.tsquery != "" {
+		tsq = param(p.tsquery)
+		tr = "CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END"
+		from = "to_tsquery('english', " + tsq + ") query, "
+	}
+	ctes = append(ctes, `scoped AS (SELECT r.id, `+dist+` AS dist, `+tr+` AS tr
+		FROM `+from+`unnest(`+live+`) AS s (name), LATERAL (SELECT r.id, r.embedding, r.content_tsv FROM `+s.recs+` r
+			WHERE r.namespace = s.name AND `+filter+` OFFSET 0) r
+		WHERE `+small+`)`)
 	var lists []string
 	if p.vector != nil {
-		v := param(pgvector.NewVector(p.vector))
-		// relaxed_order iterative scans may return rows slightly out of
-		// order, so the rank is taken from the exact distance. On the
-		// large branch the namespace test is an expression no index
+		// On the large branch the namespace test is an expression no index
 		// serves, so that the HNSW index is the plan whatever the generic
-		// estimate of the scope.
-		ctes = append(ctes, `vec AS (SELECT id, dist, row_number() OVER (ORDER BY dist, id) AS rank FROM (
-			(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+scope("r.id, r.embedding")+`
-				WHERE `+small+` AND r.embedding IS NOT NULL ORDER BY 2, 1 LIMIT `+k+`)
+		// estimate of the scope. relaxed_order iterative scans may return
+		// rows slightly out of order: the rank comes from the distance.
+		ctes = append(ctes, `vec AS (
+			(SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)
 			UNION ALL
-			(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
+			(SELECT r.id, r.embedding <=> `+v+` FROM `+s.recs+` r
 				WHERE `+large+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
-				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)) c)`)
+				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`))`)
 		lists = append(lists, "SELECT id FROM vec")
 	}
 	if p.tsquery != "" {
-		tsq := param(p.tsquery)
-		// Over a small scope each of its memories is matched (the match
-		// inside CASE keeps the planner off the GIN index), instead of
-		// intersecting the whole table's GIN postings of every query word
-		// (for an 8-word OR query most of the table); over a large one the
-		// GIN index finds the matches.
-		ctes = append(ctes, `fts AS (SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
-			(SELECT id, tr FROM (SELECT r.id, CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END AS tr
-				FROM to_tsquery('english', `+tsq+`) query, `+scope("r.id, r.content_tsv")+` WHERE `+small+`) m
-				WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)
+		ctes = append(ctes, `fts AS (
+			(SELECT id, tr FROM scoped WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)
 			UNION ALL
 			(SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
 				WHERE `+large+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
-				ORDER BY tr DESC, id LIMIT `+k+`)) t)`)
+				ORDER BY tr DESC, id LIMIT `+k+`))`)
 		lists = append(lists, "SELECT id FROM fts")
 	}
-	vecColumns, vecJoin := "NULL::float8, NULL::int8", ""
+	vecColumn, vecJoin := "NULL::float8", ""
 	if p.vector != nil {
-		vecColumns, vecJoin = "v.dist, v.rank", " LEFT JOIN vec v ON v.id = r.id"
+		vecColumn, vecJoin = "v.dist", " LEFT JOIN vec v ON v.id = r.id"
 	}
-	ftsColumns, ftsJoin := "NULL::int8", ""
+	ftsColumn, ftsJoin := "NULL::float4", ""
 	if p.tsquery != "" {
-		ftsColumns, ftsJoin = "f.rank", " LEFT JOIN fts f ON f.id = r.id"
+		ftsColumn, ftsJoin = "f.tr", " LEFT JOIN fts f ON f.id = r.id"
 	}
-	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+"\nSELECT "+memoryColumns+", "+vecColumns+", "+ftsColumns+
+	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+"\nSELECT "+memoryColumns+", "+vecColumn+", "+ftsColumn+
 		" FROM ("+strings.Join(lists, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+vecJoin+ftsJoin, args...)
 	if err != nil {
 		return nil, err
@@ -182,7 +189,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	var cands []candidate
 	for rows.Next() {
 		var c candidate
-		m, err := scanMemory(scanAlso{rows, []any{&c.dist, &c.vecRank, &c.ftsRank}}, false)
+		m, err := scanMemory(scanAlso{rows, []any{&c.dist, &c.tr}}, false)
 		if err != nil {
 			return nil, err
 		}
@@ -203,35 +210,45 @@ type scanAlso struct {
 
 func (r scanAlso) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
 
-// A candidate is a memory of the vector list, the full-text list or both,
-// with its places in them (1 is first; nil: not in that list) and its cosine
-// distance to the query vector.
+// A candidate is a memory of the vector list, the full-text list or both:
+// its cosine distance to the query vector when it is in the former, its
+// ts_rank_cd when it is in the latter.
 type candidate struct {
 	memory
-	dist             *float64
-	vecRank, ftsRank *int64
+	dist *float64
+	tr   *float32
 }
 
 // fuse ranks the candidates as recall answers, and keeps p.limit of them.
-// The vector list is re-ranked first (neighbours), then each memory scores
-// Σ 1/(rrfK + rank) over the lists it is in; pinned memories come first,
-// then the higher score, the newer, the smaller id.
+// Each list is ranked as the statement selected it (nearest first; best
+// full-text rank first; then by id), the vector list is re-ranked
+// (neighbours), then each memory scores Σ 1/(rrfK + rank) over the lists it
+// is in; pinned memories come first, then the higher score, the newer, the
+// smaller id.
 func fuse(cands []candidate, p searchPlan) []memory {
 	score := make(map[*candidate]float64, len(cands))
-	var vec []*candidate
+	var vec, fts []*candidate
 	for i := range cands {
 		c := &cands[i]
-		if c.ftsRank != nil {
-			score[c] = 1 / float64(rrfK+*c.ftsRank)
-		}
-		if c.vecRank != nil {
+		if c.dist != nil {
 			vec = append(vec, c)
 		}
+		if c.tr != nil {
+			fts = append(fts, c)
+		}
+	}
+	slices.SortFunc(fts, func(a, b *candidate) int {
+		if *a.tr != *b.tr {
+			return cmp.Compare(*b.tr, *a.tr)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for i, c := range fts {
+		score[c] = 1 / float64(rrfK+i+1)
 	}
 	for i, c := range neighbours(vec, p) {
-		score[c] += 1 / float64(rrfK+int64(i)+1)
+		score[c] += 1 / float64(rrfK+i+1)
 	}
-	out := make([]memory, 0, min(len(score), p.limit))
 	ranked := make([]*candidate, 0, len(score))
 	for c := range score {
 		ranked = append(ranked, c)
@@ -250,6 +267,7 @@ func fuse(cands []candidate, p searchPlan) []memory {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	out := make([]memory, 0, min(len(ranked), p.limit))
 	for _, c := range ranked[:min(len(ranked), p.limit)] {
 		sc := score[c]
 		c.Score = &sc
@@ -264,7 +282,12 @@ func fuse(cands []candidate, p searchPlan) []memory {
 // filter it would make an HNSW iterative scan of a query nothing relates to
 // walk max_scan_tuples rows looking for matches that do not exist.
 func neighbours(vec []*candidate, p searchPlan) []*candidate {
-	slices.SortFunc(vec, func(a, b *candidate) int { return cmp.Compare(*a.vecRank, *b.vecRank) })
+	slices.SortFunc(vec, func(a, b *candidate) int {
+		if *a.dist != *b.dist {
+			return cmp.Compare(*a.dist, *b.dist)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	type neighbour struct {
 		c   *candidate
 		sim float64
