@@ -125,7 +125,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	exactMax := param(s.exactScanMax)
 	ctes = append(ctes, `size AS (SELECT count(*) AS n FROM (
 		SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (`+live+`) LIMIT `+exactMax+` + 1) c)`)
-	small, large := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
+	isSmall, isLarge := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
 	// Over a small scope each of its memories is read once, namespace by
 	// namespace through the namespace index whatever the generic plan
 	// guesses of the namespaces' sizes (OFFSET 0 keeps the subquery a
@@ -145,43 +145,47 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		tr = "CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END"
 		from = "to_tsquery('english', " + tsq + ") query, "
 	}
-	ctes = append(ctes, `scoped AS (SELECT r.id, `+dist+` AS dist, `+tr+` AS tr
-		FROM `+from+`unnest(`+live+`) AS s (name), LATERAL (SELECT r.id, r.embedding, r.content_tsv FROM `+s.recs+` r
+	// The scope's rows keep the columns recall answers with, so that the
+	// candidates need not be looked up again by id.
+	ctes = append(ctes, `scoped AS (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin,
+			r.metadata, r.created_at, `+dist+` AS dist, `+tr+` AS tr
+		FROM `+from+`unnest(`+live+`) AS s (name), LATERAL (SELECT * FROM `+s.recs+` r
 			WHERE r.namespace = s.name AND `+filter+` OFFSET 0) r
-		WHERE `+small+`)`)
-	var lists []string
+		WHERE `+isSmall+`)`)
+	// Each list: its top k over a small scope, or through its index over a
+	// large one; the candidates are those of either list, with their
+	// distance and full-text rank (NULL: not in that list).
+	var small, large []string // the candidates' ids of each branch, per list
+	vecColumn, ftsColumn := "NULL::float8", "NULL::float4"
+	var smallJoins, largeJoins string
 	if p.vector != nil {
 		// On the large branch the namespace test is an expression no index
 		// serves, so that the HNSW index is the plan whatever the generic
 		// estimate of the scope. relaxed_order iterative scans may return
 		// rows slightly out of order: the rank comes from the distance.
-		ctes = append(ctes, `vec AS (
-			(SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)
-			UNION ALL
-			(SELECT r.id, r.embedding <=> `+v+` FROM `+s.recs+` r
-				WHERE `+large+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
-				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`))`)
-		lists = append(lists, "SELECT id FROM vec")
+		ctes = append(ctes, `vec_small AS (SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)`,
+			`vec_large AS (SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
+				WHERE `+isLarge+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
+				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)`)
+		small, large = append(small, "SELECT id FROM vec_small"), append(large, "SELECT id FROM vec_large")
+		vecColumn = "v.dist"
+		smallJoins += " LEFT JOIN vec_small v ON v.id = r.id"
+		largeJoins += " LEFT JOIN vec_large v ON v.id = r.id"
 	}
 	if p.tsquery != "" {
-		ctes = append(ctes, `fts AS (
-			(SELECT id, tr FROM scoped WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)
-			UNION ALL
-			(SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
-				WHERE `+large+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
-				ORDER BY tr DESC, id LIMIT `+k+`))`)
-		lists = append(lists, "SELECT id FROM fts")
+		ctes = append(ctes, `fts_small AS (SELECT id, tr FROM scoped WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)`,
+			`fts_large AS (SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
+				WHERE `+isLarge+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
+				ORDER BY tr DESC, id LIMIT `+k+`)`)
+		small, large = append(small, "SELECT id FROM fts_small"), append(large, "SELECT id FROM fts_large")
+		ftsColumn = "f.tr"
+		smallJoins += " LEFT JOIN fts_small f ON f.id = r.id"
+		largeJoins += " LEFT JOIN fts_large f ON f.id = r.id"
 	}
-	vecColumn, vecJoin := "NULL::float8", ""
-	if p.vector != nil {
-		vecColumn, vecJoin = "v.dist", " LEFT JOIN vec v ON v.id = r.id"
-	}
-	ftsColumn, ftsJoin := "NULL::float4", ""
-	if p.tsquery != "" {
-		ftsColumn, ftsJoin = "f.tr", " LEFT JOIN fts f ON f.id = r.id"
-	}
-	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+"\nSELECT "+memoryColumns+", "+vecColumn+", "+ftsColumn+
-		" FROM ("+strings.Join(lists, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+vecJoin+ftsJoin, args...)
+	columns := memoryColumns + ", " + vecColumn + ", " + ftsColumn
+	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
+		"\nSELECT "+columns+" FROM scoped r"+smallJoins+" WHERE r.id IN ("+strings.Join(small, " UNION ALL ")+")"+
+		"\nUNION ALL\nSELECT "+columns+" FROM ("+strings.Join(large, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+largeJoins, args...)
 	if err != nil {
 		return nil, err
 	}
