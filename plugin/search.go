@@ -102,8 +102,11 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		return fmt.Sprintf("$%d", len(args))
 	}
 	live := "(SELECT names FROM live)::text[]" // an array, not a subquery, for = ANY
-	ctes := []string{`live AS (SELECT coalesce(array_agg(n.name), '{}') AS names FROM ` + s.ns + ` n
-		WHERE n.name = ANY ($1) AND (n.expires_at IS NULL OR n.expires_at > now()))`}
+	// Each name asked is looked up by the primary key (OFFSET 0 keeps the
+	// generic plan from scanning the whole table instead).
+	ctes := []string{`live AS (SELECT coalesce(array_agg(DISTINCT n.name), '{}') AS names
+		FROM unnest($1::text[]) AS a (name), LATERAL (SELECT n.name FROM ` + s.ns + ` n
+			WHERE n.name = a.name AND (n.expires_at IS NULL OR n.expires_at > now()) OFFSET 0) n)`}
 	// The conditions on a memory besides its namespace.
 	filter := "(r.expires_at IS NULL OR r.expires_at > now())"
 	if len(p.kinds) > 0 {
