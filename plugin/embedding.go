@@ -1,13 +1,15 @@
 package plugin
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"hash/fnv"
-	"maps"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // An embedder turns texts into vectors of the configured dimension. The plugin
@@ -38,8 +40,11 @@ func (h hashEmbedder) Embed(_ context.Context, texts []string) ([][]float32, err
 
 const trigramWeight = 0.5
 
-// features returns the weighted features of text (see hashEmbedder).
-func features(text string) map[string]float64 {
+// contentWords returns the words whose features a text has (see
+// hashEmbedder): its lower-cased words that are not stop words; with only
+// stop words, those; with only punctuation, the text's whitespace-separated
+// fields as written.
+func contentWords(text string) []string {
 	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
@@ -56,24 +61,133 @@ func features(text string) map[string]float64 {
 			content = strings.Fields(text)
 		}
 	}
-	f := map[string]float64{}
-	for _, w := range content {
-		f["w:"+w]++
-		r := []rune("^" + w + "$")
-		for i := 0; i+3 <= len(r); i++ {
-			f["g:"+string(r[i:i+3])] += trigramWeight
+	return content
+}
+
+// A featureSet holds the weighted features of a text (see hashEmbedder), each
+// once, in a canonical order: the words' ("w:" + word, weight 1 per
+// occurrence) sorted, and the trigrams' ("g:" + 3 runes, weight 0.5 per
+// occurrence) sorted by id. A trigram's id packs its three runes, 21 bits
+// each, so ids are equal exactly when the trigrams are, and order like the
+// trigrams' UTF-8 strings. The slices are reused from text to text.
+type featureSet struct {
+	words []wordFeature
+	grams []gramFeature
+	norm2 float64 // Σ weight²
+}
+
+type wordFeature struct {
+	word   string
+	weight float64
+}
+
+type gramFeature struct {
+	id     uint64
+	weight float64
+}
+
+func gramID(a, b, c rune) uint64 { return uint64(a)<<42 | uint64(b)<<21 | uint64(c) }
+
+// gramRunes unpacks a trigram id.
+func gramRunes(id uint64) [3]rune {
+	return [3]rune{rune(id >> 42), rune(id >> 21 & (1<<21 - 1)), rune(id & (1<<21 - 1))}
+}
+
+// reset fills f with the features of text.
+//
+// Every weight is a multiple of 0.5, so every weight, square, product and sum
+// of them here and in similarity is a multiple of 0.25 far below 2^50: exact
+// in float64, whatever the order of the additions.
+func (f *featureSet) reset(text string) {
+	f.words, f.grams, f.norm2 = f.words[:0], f.grams[:0], 0
+	for _, w := range contentWords(text) {
+		f.words = append(f.words, wordFeature{w, 1})
+		// The trigrams of "^" + w + "$".
+		a, b := rune(-1), '^'
+		for _, r := range w {
+			if a >= 0 {
+				f.grams = append(f.grams, gramFeature{gramID(a, b, r), trigramWeight})
+			}
+			a, b = b, r
+		}
+		if a >= 0 {
+			f.grams = append(f.grams, gramFeature{gramID(a, b, '$'), trigramWeight})
 		}
 	}
-	return f
+	slices.SortFunc(f.words, func(x, y wordFeature) int { return strings.Compare(x.word, y.word) })
+	slices.SortFunc(f.grams, func(x, y gramFeature) int { return cmp.Compare(x.id, y.id) })
+	f.words = mergeSorted(f.words, func(x, y wordFeature) bool { return x.word == y.word },
+		func(x *wordFeature, y wordFeature) { x.weight += y.weight })
+	f.grams = mergeSorted(f.grams, func(x, y gramFeature) bool { return x.id == y.id },
+		func(x *gramFeature, y gramFeature) { x.weight += y.weight })
+	for _, w := range f.words {
+		f.norm2 += w.weight * w.weight
+	}
+	for _, g := range f.grams {
+		f.norm2 += g.weight * g.weight
+	}
+}
+
+// mergeSorted folds runs of equal neighbours of sorted s into their first.
+func mergeSorted[T any](s []T, equal func(x, y T) bool, fold func(into *T, x T)) []T {
+	out := s[:0]
+	for _, x := range s {
+		if n := len(out); n > 0 && equal(out[n-1], x) {
+			fold(&out[n-1], x)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// dot returns Σ weight·weight over the features f and g share.
+func (f *featureSet) dot(g *featureSet) float64 {
+	var d float64
+	for i, j := 0, 0; i < len(f.words) && j < len(g.words); {
+		switch c := strings.Compare(f.words[i].word, g.words[j].word); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			d += f.words[i].weight * g.words[j].weight
+			i++
+			j++
+		}
+	}
+	for i, j := 0, 0; i < len(f.grams) && j < len(g.grams); {
+		switch x, y := f.grams[i].id, g.grams[j].id; {
+		case x < y:
+			i++
+		case x > y:
+			j++
+		default:
+			d += f.grams[i].weight * g.grams[j].weight
+			i++
+			j++
+		}
+	}
+	return d
 }
 
 func (h hashEmbedder) embed(text string) []float32 {
 	v := make([]float64, h.dim)
-	f := features(text)
-	// In a fixed order: float sums depend on it, and the same text must give
-	// the same vector bit for bit.
-	for _, feature := range slices.Sorted(maps.Keys(f)) {
-		h.add(v, feature, f[feature])
+	var f featureSet
+	f.reset(text)
+	// In a fixed order, the features' names' ("g:..." before "w:...",
+	// each sorted): float sums depend on the order, and the same text must
+	// give the same vector bit for bit.
+	var name []byte
+	for _, g := range f.grams {
+		name = append(name[:0], "g:"...)
+		for _, r := range gramRunes(g.id) {
+			name = utf8.AppendRune(name, r)
+		}
+		h.add(v, name, g.weight)
+	}
+	for _, w := range f.words {
+		h.add(v, append(append(name[:0], "w:"...), w.word...), w.weight)
 	}
 	var norm float64
 	for _, x := range v {
@@ -99,28 +213,188 @@ func (h hashEmbedder) embed(text string) []float32 {
 // that shares nothing with them reaches 0.3 to 0.5 (docs/benchmarks.md). The
 // relevance floor is therefore applied to this exact value, which is 0 for
 // texts that share no word and no trigram.
-func (hashEmbedder) similarity(query, content string) float64 {
-	q, c := features(query), features(content)
-	var dot, nq, nc float64
-	for k, x := range q {
-		dot += x * c[k]
-		nq += x * x
-	}
-	for _, x := range c {
-		nc += x * x
-	}
-	if nq == 0 || nc == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(nq*nc)
+func (h hashEmbedder) similarity(query, content string) float64 {
+	return h.similarityTo(query)(content)
 }
 
-// add hashes feature into a bucket; one hash bit chooses the sign, so that
-// collisions cancel in expectation instead of piling up.
-func (h hashEmbedder) add(v []float64, feature string, weight float64) {
-	f := fnv.New64a()
-	f.Write([]byte(feature))
-	sum := f.Sum64()
+// similarityTo returns the similarity of content to query, with the query's
+// features computed once: recall measures every vector candidate against the
+// same query. The function reuses its buffers: one goroutine at a time.
+func (hashEmbedder) similarityTo(query string) func(content string) float64 {
+	var q featureSet
+	q.reset(query)
+	var table gramTable
+	table.reset(len(q.grams))
+	for _, g := range q.grams {
+		table.add(g.id, g.weight)
+	}
+	return func(content string) float64 {
+		if q.norm2 == 0 {
+			return 0
+		}
+		m := measures.Get().(*contentMeasure)
+		defer measures.Put(m)
+		dot, norm2, ok := m.measure(&q, &table, content)
+		if !ok { // a text of stop words or punctuation only: the general way
+			m.slow.reset(content)
+			dot, norm2 = q.dot(&m.slow), m.slow.norm2
+		}
+		if norm2 == 0 {
+			return 0
+		}
+		return dot / math.Sqrt(q.norm2*norm2)
+	}
+}
+
+// measures keeps contentMeasures' buffers from recall to recall.
+var measures = sync.Pool{New: func() any { return new(contentMeasure) }}
+
+// contentMeasure computes a text's features' dot product with a query's and
+// their squared norm without building a featureSet: the lower-cased words go
+// into one reused buffer, and trigrams are counted in a reused hash table
+// instead of being sorted. The sums are the same (see featureSet.reset).
+type contentMeasure struct {
+	grams gramTable
+	lower []byte
+	words [][]byte
+	slow  featureSet
+}
+
+// measure returns the dot product of text's features with q's (whose
+// trigrams are also in qgrams) and their squared norm; false for a text with
+// no content word (featureSet.reset then decides what counts).
+func (m *contentMeasure) measure(q *featureSet, qgrams *gramTable, text string) (dot, norm2 float64, ok bool) {
+	m.lower, m.words = m.lower[:0], m.words[:0]
+	start := 0
+	end := func() {
+		if w := m.lower[start:]; len(w) > 0 && !stopWords[string(w)] {
+			m.words = append(m.words, w)
+		}
+		start = len(m.lower)
+	}
+	// As contentWords: strings.ToLower maps rune by rune (an invalid byte
+	// becomes U+FFFD, which separates words like any non-letter), then
+	// words are the runs of letters and digits.
+	for _, r := range text {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+		} else {
+			r = unicode.ToLower(r)
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			m.lower = utf8.AppendRune(m.lower, r)
+			continue
+		}
+		end()
+	}
+	end()
+	if len(m.words) == 0 {
+		return 0, 0, false
+	}
+	m.grams.reset(len(m.lower) + len(m.words)) // at most one trigram per byte and word
+	for _, w := range m.words {
+		a, b := rune(-1), '^'
+		for _, r := range string(w) {
+			if a >= 0 {
+				m.grams.add(gramID(a, b, r), trigramWeight)
+			}
+			a, b = b, r
+		}
+		m.grams.add(gramID(a, b, '$'), trigramWeight)
+	}
+	for _, i := range m.grams.used {
+		x := m.grams.weights[i]
+		norm2 += x * x
+		if y, found := qgrams.get(m.grams.keys[i]); found {
+			dot += x * y
+		}
+	}
+	slices.SortFunc(m.words, bytes.Compare)
+	j := 0
+	for i := 0; i < len(m.words); {
+		n := 1
+		for i+n < len(m.words) && bytes.Equal(m.words[i+n], m.words[i]) {
+			n++
+		}
+		x := float64(n)
+		norm2 += x * x
+		for j < len(q.words) && q.words[j].word < string(m.words[i]) {
+			j++
+		}
+		if j < len(q.words) && q.words[j].word == string(m.words[i]) {
+			dot += x * q.words[j].weight
+		}
+		i += n
+	}
+	return dot, norm2, true
+}
+
+// gramTable maps trigram ids to weights: open addressing, linear probing,
+// cleared by bumping a generation rather than by zeroing.
+type gramTable struct {
+	keys    []uint64
+	weights []float64
+	gen     []uint32
+	now     uint32
+	used    []int // the slots filled since reset
+	mask    uint64
+}
+
+// reset empties the table, sized for up to n keys.
+func (t *gramTable) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if size > len(t.keys) {
+		t.keys, t.weights, t.gen, t.now = make([]uint64, size), make([]float64, size), make([]uint32, size), 0
+	}
+	t.mask = uint64(len(t.keys) - 1)
+	t.now++
+	if t.now == 0 { // wrapped: every slot's generation is stale again
+		clear(t.gen)
+		t.now = 1
+	}
+	t.used = t.used[:0]
+}
+
+func (t *gramTable) slot(id uint64) uint64 { return (id * 0x9E3779B97F4A7C15) >> 32 & t.mask }
+
+func (t *gramTable) add(id uint64, w float64) {
+	for i := t.slot(id); ; i = (i + 1) & t.mask {
+		if t.gen[i] != t.now {
+			t.gen[i], t.keys[i], t.weights[i] = t.now, id, w
+			t.used = append(t.used, int(i))
+			return
+		}
+		if t.keys[i] == id {
+			t.weights[i] += w
+			return
+		}
+	}
+}
+
+func (t *gramTable) get(id uint64) (float64, bool) {
+	for i := t.slot(id); ; i = (i + 1) & t.mask {
+		if t.gen[i] != t.now {
+			return 0, false
+		}
+		if t.keys[i] == id {
+			return t.weights[i], true
+		}
+	}
+}
+
+// add hashes feature (FNV-1a, 64 bits) into a bucket; one hash bit chooses
+// the sign, so that collisions cancel in expectation instead of piling up.
+func (h hashEmbedder) add(v []float64, feature []byte, weight float64) {
+	sum := uint64(14695981039346656037)
+	for _, b := range feature {
+		sum ^= uint64(b)
+		sum *= 1099511628211
+	}
 	if sum>>63 == 1 {
 		weight = -weight
 	}

@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -38,5 +40,88 @@ func TestTheBuiltInEmbedder(t *testing.T) {
 	}
 	if tiny := (hashEmbedder{dim: 1}).embed("ab ba"); tiny[0] == 0 {
 		t.Error("a one-dimensional embedding is zero")
+	}
+}
+
+// The built-in embedder as it was first written, string-keyed maps and all:
+// stored vectors and the relevance floor depend on its exact values, which
+// the faster code must reproduce bit for bit.
+func referenceFeatures(text string) map[string]float64 {
+	f := map[string]float64{}
+	for _, w := range contentWords(text) {
+		f["w:"+w]++
+		r := []rune("^" + w + "$")
+		for i := 0; i+3 <= len(r); i++ {
+			f["g:"+string(r[i:i+3])] += trigramWeight
+		}
+	}
+	return f
+}
+
+func referenceEmbed(dim int, text string) []float32 {
+	v := make([]float64, dim)
+	f := referenceFeatures(text)
+	for _, feature := range slices.Sorted(maps.Keys(f)) {
+		h := fnv.New64a()
+		h.Write([]byte(feature))
+		sum, weight := h.Sum64(), f[feature]
+		if sum>>63 == 1 {
+			weight = -weight
+		}
+		v[(sum&(1<<63-1))%uint64(dim)] += weight
+	}
+	var norm float64
+	for _, x := range v {
+		norm += x * x
+	}
+	if norm == 0 {
+		v[0], norm = 1, 1
+	}
+	norm = math.Sqrt(norm)
+	out := make([]float32, dim)
+	for i, x := range v {
+		out[i] = float32(x / norm)
+	}
+	return out
+}
+
+func referenceSimilarity(query, content string) float64 {
+	q, c := referenceFeatures(query), referenceFeatures(content)
+	var dot, nq, nc float64
+	for k, x := range q {
+		dot += x * c[k]
+		nq += x * x
+	}
+	for _, x := range c {
+		nc += x * x
+	}
+	if nq == 0 || nc == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(nq*nc)
+}
+
+func TestTheEmbedderKeepsItsValuesBitForBit(t *testing.T) {
+	texts := []string{"", "!!!", "the", "a b c", "x", "日本語のテキスト", "ÉCOLE école İstanbul straße",
+		"invalid \xff\xfe utf-8 \xc3", "tab\tsep\nlines", "rotate rotated rotating rotation",
+		"Staging deploy keys are rotated every Tuesday", "every tuesday we rotate the staging deployment keys",
+		"emoji 🙂🙂 mixed with text", "x:*A &|! it's a\\b"}
+	texts = append(texts, loadCorpus(t, 2000).memories...)
+	e := hashEmbedder{dim: 256}
+	for _, text := range texts {
+		if got, want := e.embed(text), referenceEmbed(256, text); !slices.Equal(got, want) {
+			t.Fatalf("embed(%q) differs from the reference", text)
+		}
+	}
+	if got, want := e.similarity(texts[20], texts[21]), referenceSimilarity(texts[20], texts[21]); got != want {
+		t.Fatalf("similarity = %v; the reference gives %v", got, want)
+	}
+	for i, query := range texts[:200] {
+		sim := e.similarityTo(query)
+		for _, content := range texts[i%7:][:300] {
+			if got, want := sim(content), referenceSimilarity(query, content); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("similarity(%q, %q) = %v; the reference gives %v", query, content, got, want)
+			}
+		}
 	}
 }

@@ -162,8 +162,8 @@ func (s *Service) plan(ctx context.Context, in searchInput) searchPlan {
 				s.log.Warn("search without the vector list", zap.Error(err))
 			} else {
 				plan.vector = vecs[0]
-				if s.similarity != nil {
-					plan.similarity = func(content string) float64 { return s.similarity(in.Query, content) }
+				if s.similarityTo != nil {
+					plan.similarity = s.similarityTo(in.Query)
 				}
 			}
 		}

@@ -32,10 +32,10 @@ type Service struct {
 	log     *zap.Logger
 	metrics *metrics
 	adopt   adoption
-	// similarity is the built-in embedder's exact measure of a text's
-	// relatedness to a query (see hashEmbedder.similarity); nil with a
+	// similarityTo returns the built-in embedder's exact measure of a
+	// text's relatedness to query (see hashEmbedder.similarity); nil with a
 	// provider, whose cosine is the measure.
-	similarity func(query, content string) float64
+	similarityTo func(query string) func(content string) float64
 }
 
 // Open validates cfg, migrates the database (creating pgvector when it is
@@ -77,10 +77,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, store: st, log: cfg.Logger, metrics: newMetrics(st.pool)}
 	builtin := hashEmbedder{dim: cfg.EmbeddingDim}
-	s.embed, s.similarity = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarity
+	s.embed, s.similarityTo = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarityTo
 	s.adopt.batch = defaultAdoptBatch
 	if cfg.EmbeddingURL != "" {
-		s.embed, s.similarity = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil
+		s.embed, s.similarityTo = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil
 	}
 	return s, nil
 }

@@ -1,9 +1,10 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -73,140 +74,246 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// scope returns those of names that exist and have not expired, and how many
-// memories they hold, counted up to s.exactScanMax+1. Recall then filters on the
-// plain list, which the planner can see, instead of joining namespaces.
-func (s *store) scope(ctx context.Context, q querier, names []string) (live []string, size int, err error) {
-	rows, _ := q.Query(ctx, `WITH live AS (
-			SELECT coalesce(array_agg(name), '{}') AS names FROM `+s.ns+`
-			WHERE name = ANY ($1) AND (expires_at IS NULL OR expires_at > now()))
-		SELECT names, (SELECT count(*) FROM (SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (names) LIMIT $2) c)
-		FROM live`, names, s.exactScanMax+1)
-	_, err = pgx.ForEachRow(rows, []any{&live, &size}, func() error { return nil })
-	return live, size, err
-}
-
+// One recall is one statement, so one round trip, planned once per pooled
+// connection (the session runs with plan_cache_mode = force_generic_plan:
+// planning a statement of this size each time cost PostgreSQL about as
+// much as running it). Its plan therefore cannot depend on the namespaces
+// asked; what it needs to know about them the statement finds out itself:
+//
+//   - live: those of the requested namespaces that exist and have not
+//     expired;
+//   - size: how many memories they hold, counted up to s.exactScanMax+1.
+//     Each list has two branches, gated on it by a one-time filter, so the
+//     branch not taken costs nothing: over a small scope (the platform's
+//     usual workspace+team+org) every memory of the scope is read once,
+//     namespace by namespace through the namespace index, and measured
+//     exactly for both lists; over a large one the vector list comes from
+//     the HNSW index (iterative scans) and the full-text list from the GIN
+//     index.
+//
+// The statement returns every candidate of either list with its distance
+// and full-text rank, and recall ranks them here: the vector list's floor
+// and re-ranking need each neighbour's content (see neighbours), and the
+// fusion follows it.
 func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, error) {
-	live, size, err := s.scope(ctx, q, p.namespaces)
-	if err != nil || len(live) == 0 {
-		return nil, err
-	}
-	args := []any{live}
+	args := []any{p.namespaces}
 	param := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	filter := "r.namespace = ANY ($1) AND (r.expires_at IS NULL OR r.expires_at > now())"
+	live := "(SELECT names FROM live)::text[]" // an array, not a subquery, for = ANY
+	// Each name asked is looked up by the primary key (OFFSET 0 keeps the
+	// generic plan from scanning the whole table instead).
+	ctes := []string{`live AS (SELECT coalesce(array_agg(DISTINCT n.name), '{}') AS names
+		FROM unnest($1::text[]) AS a (name), LATERAL (SELECT n.name FROM ` + s.ns + ` n
+			WHERE n.name = a.name AND (n.expires_at IS NULL OR n.expires_at > now()) OFFSET 0) n)`}
+	// The conditions on a memory besides its namespace.
+	filter := "(r.expires_at IS NULL OR r.expires_at > now())"
 	if len(p.kinds) > 0 {
 		filter += " AND r.kind = ANY(" + param(p.kinds) + ")"
 	}
 	if p.substring != "" {
 		filter += " AND strpos(lower(r.content), lower(" + param(p.substring) + ")) > 0"
 	}
-	filterArgs := args // what filter refers to
-	limit := param(p.limit)
-
 	if p.vector == nil && p.tsquery == "" {
-		rows, err := q.Query(ctx, "SELECT "+memoryColumns+" FROM "+s.recs+" r WHERE "+filter+
-			" ORDER BY r.pin DESC, r.created_at DESC, r.id LIMIT "+limit, args...)
+		rows, err := q.Query(ctx, "WITH "+ctes[0]+"\nSELECT "+memoryColumns+" FROM "+s.recs+" r WHERE r.namespace = ANY ("+live+
+			") AND "+filter+" ORDER BY r.pin DESC, r.created_at DESC, r.id LIMIT "+param(p.limit), args...)
 		if err != nil {
 			return nil, err
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, false) })
 	}
 
-	var ctes, lists []string
+	k := param(p.candidates())
+	exactMax := param(s.exactScanMax)
+	ctes = append(ctes, `size AS (SELECT count(*) AS n FROM (
+		SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (`+live+`) LIMIT `+exactMax+` + 1) c)`)
+	isSmall, isLarge := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
+	// Over a small scope each of its memories is read once, namespace by
+	// namespace through the namespace index whatever the generic plan
+	// guesses of the namespaces' sizes (OFFSET 0 keeps the subquery a
+	// parameterised scan per namespace), and measured for both lists: its
+	// exact distance, and its full-text rank when it matches (the match
+	// inside CASE keeps the planner off the GIN index, whose postings of
+	// every query word, for an 8-word OR query most of the table, would be
+	// intersected instead).
+	v, tsq := "", ""
+	dist, tr, from := "NULL::float8", "NULL::float4", ""
 	if p.vector != nil {
-		related, err := s.neighbours(ctx, q, p, filter, size, filterArgs)
+		v = param(pgvector.NewVector(p.vector))
+		dist = "r.embedding <=> " + v
+	}
+	if p.tsquery != "" {
+		tsq = param(p.tsquery)
+		tr = "CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END"
+		from = "to_tsquery('english', " + tsq + ") query, "
+	}
+	// The scope's rows keep the columns recall answers with, so that the
+	// candidates need not be looked up again by id.
+	ctes = append(ctes, `scoped AS (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin,
+			r.metadata, r.created_at, `+dist+` AS dist, `+tr+` AS tr
+		FROM `+from+`unnest(`+live+`) AS s (name), LATERAL (SELECT * FROM `+s.recs+` r
+			WHERE r.namespace = s.name AND `+filter+` OFFSET 0) r
+		WHERE `+isSmall+`)`)
+	// Each list: its top k over a small scope, or through its index over a
+	// large one; the candidates are those of either list, with their
+	// distance and full-text rank (NULL: not in that list).
+	var small, large []string // the candidates' ids of each branch, per list
+	vecColumn, ftsColumn := "NULL::float8", "NULL::float4"
+	var smallJoins, largeJoins string
+	if p.vector != nil {
+		// On the large branch the namespace test is an expression no index
+		// serves, so that the HNSW index is the plan whatever the generic
+		// estimate of the scope. relaxed_order iterative scans may return
+		// rows slightly out of order: the rank comes from the distance.
+		ctes = append(ctes, `vec_small AS (SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)`,
+			`vec_large AS (SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
+				WHERE `+isLarge+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
+				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)`)
+		small, large = append(small, "SELECT id FROM vec_small"), append(large, "SELECT id FROM vec_large")
+		vecColumn = "v.dist"
+		smallJoins += " LEFT JOIN vec_small v ON v.id = r.id"
+		largeJoins += " LEFT JOIN vec_large v ON v.id = r.id"
+	}
+	if p.tsquery != "" {
+		ctes = append(ctes, `fts_small AS (SELECT id, tr FROM scoped WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)`,
+			`fts_large AS (SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
+				WHERE `+isLarge+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
+				ORDER BY tr DESC, id LIMIT `+k+`)`)
+		small, large = append(small, "SELECT id FROM fts_small"), append(large, "SELECT id FROM fts_large")
+		ftsColumn = "f.tr"
+		smallJoins += " LEFT JOIN fts_small f ON f.id = r.id"
+		largeJoins += " LEFT JOIN fts_large f ON f.id = r.id"
+	}
+	columns := memoryColumns + ", " + vecColumn + ", " + ftsColumn
+	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
+		"\nSELECT "+columns+" FROM scoped r"+smallJoins+" WHERE r.id IN ("+strings.Join(small, " UNION ALL ")+")"+
+		"\nUNION ALL\nSELECT "+columns+" FROM ("+strings.Join(large, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+largeJoins, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cands []candidate
+	for rows.Next() {
+		var c candidate
+		m, err := scanMemory(scanAlso{rows, []any{&c.dist, &c.tr}}, false)
 		if err != nil {
 			return nil, err
 		}
-		ctes = append(ctes, `vec_ranked AS (SELECT id, rank FROM unnest(`+param(related)+`::uuid[]) WITH ORDINALITY AS v (id, rank))`)
-		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM vec_ranked", rrfK))
+		c.memory = m
+		cands = append(cands, c)
 	}
-	if p.tsquery != "" {
-		k := param(p.candidates())
-		tsq := param(p.tsquery)
-		// The memories matching the query, with their rank: through the
-		// GIN index over a large scope; over a small one (the platform's
-		// usual workspace+team+org) by matching each of the scope's rows,
-		// which the namespace index finds once, instead of intersecting the
-		// whole table's GIN postings of every query word (for an 8-word OR
-		// query most of the table). The match inside CASE keeps the
-		// planner off the GIN index there.
-		matched := `SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr
-			FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query
-			WHERE ` + filter + ` AND r.content_tsv @@ query`
-		if size <= s.exactScanMax {
-			matched = `SELECT id, tr FROM (
-				SELECT r.id, CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END AS tr
-				FROM ` + s.recs + ` r, to_tsquery('english', ` + tsq + `) query WHERE ` + filter + `) m
-			WHERE tr IS NOT NULL`
-		}
-		// Ranked with a top-k sort, then numbered.
-		ctes = append(ctes, `fts AS (
-			SELECT id, row_number() OVER (ORDER BY tr DESC, id) AS rank FROM (
-				`+matched+` ORDER BY tr DESC, id LIMIT `+k+`) top)`)
-		lists = append(lists, fmt.Sprintf("SELECT id, 1.0 / (%d + rank) AS s FROM fts", rrfK))
-	}
-	// Pinned memories come first among the related ones; an unrelated
-	// pinned memory is not brought in (a query nothing relates to returns
-	// nothing).
-	ctes = append(ctes, `fused AS (SELECT id, sum(s) AS score FROM (`+strings.Join(lists, " UNION ALL ")+`) c GROUP BY id)`)
-
-	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
-		"\nSELECT "+memoryColumns+", f.score::float8 FROM fused f JOIN "+s.recs+" r ON r.id = f.id WHERE "+filter+
-		" ORDER BY r.pin DESC, f.score DESC, r.created_at DESC, r.id LIMIT "+limit, args...)
-	if err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory, error) { return scanMemory(row, true) })
+	return fuse(cands, p), nil
 }
 
-// neighbours returns the ids of the vector list, nearest first, keeping only
-// those at least p.minSimilarity similar to the query. The floor is applied
-// to the nearest candidates after the LIMIT rather than in the WHERE clause:
-// as a filter it would make an HNSW iterative scan of a query nothing relates
-// to walk max_scan_tuples rows looking for matches that do not exist.
-func (s *store) neighbours(ctx context.Context, q querier, p searchPlan, filter string, size int, args []any) ([]string, error) {
-	args = append(args[:len(args):len(args)], pgvector.NewVector(p.vector), p.candidates())
-	v, k := fmt.Sprintf("$%d", len(args)-1), fmt.Sprintf("$%d", len(args))
-	order := "r.embedding <=> " + v // what the HNSW index serves
-	if size <= s.exactScanMax {
-		order = "(" + order + ") + 0" // what it cannot: exact
+// scanAlso scans its columns into extra after the destinations asked.
+type scanAlso struct {
+	pgx.Row
+	extra []any
+}
+
+func (r scanAlso) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
+
+// A candidate is a memory of the vector list, the full-text list or both:
+// its cosine distance to the query vector when it is in the former, its
+// ts_rank_cd when it is in the latter.
+type candidate struct {
+	memory
+	dist *float64
+	tr   *float32
+}
+
+// fuse ranks the candidates as recall answers, and keeps p.limit of them.
+// Each list is ranked as the statement selected it (nearest first; best
+// full-text rank first; then by id), the vector list is re-ranked
+// (neighbours), then each memory scores Σ 1/(rrfK + rank) over the lists it
+// is in; pinned memories come first, then the higher score, the newer, the
+// smaller id.
+func fuse(cands []candidate, p searchPlan) []memory {
+	score := make(map[*candidate]float64, len(cands))
+	var vec, fts []*candidate
+	for i := range cands {
+		c := &cands[i]
+		if c.dist != nil {
+			vec = append(vec, c)
+		}
+		if c.tr != nil {
+			fts = append(fts, c)
+		}
 	}
-	// relaxed_order iterative scans may return rows slightly out of order,
-	// so the rank is taken from the exact distance.
-	rows, err := q.Query(ctx, `SELECT id, content, dist FROM (
-			SELECT r.id, r.content, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-			WHERE `+filter+` AND r.embedding IS NOT NULL ORDER BY `+order+` LIMIT `+k+`) c
-		ORDER BY dist, id`, args...)
-	if err != nil {
-		return nil, err
+	slices.SortFunc(fts, func(a, b *candidate) int {
+		if *a.tr != *b.tr {
+			return cmp.Compare(*b.tr, *a.tr)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for i, c := range fts {
+		score[c] = 1 / float64(rrfK+i+1)
 	}
+	for i, c := range neighbours(vec, p) {
+		score[c] += 1 / float64(rrfK+i+1)
+	}
+	ranked := make([]*candidate, 0, len(score))
+	for c := range score {
+		ranked = append(ranked, c)
+	}
+	slices.SortFunc(ranked, func(a, b *candidate) int {
+		switch {
+		case a.Pin != b.Pin:
+			if a.Pin {
+				return -1
+			}
+			return 1
+		case score[a] != score[b]:
+			return cmp.Compare(score[b], score[a])
+		case !a.CreatedAt.Equal(b.CreatedAt):
+			return b.CreatedAt.Compare(a.CreatedAt)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out := make([]memory, 0, min(len(ranked), p.limit))
+	for _, c := range ranked[:min(len(ranked), p.limit)] {
+		sc := score[c]
+		c.Score = &sc
+		out = append(out, c.memory)
+	}
+	return out
+}
+
+// neighbours returns the vector list, best first, keeping only those at
+// least p.minSimilarity similar to the query. The floor is applied to the
+// nearest candidates after the LIMIT rather than in the WHERE clause: as a
+// filter it would make an HNSW iterative scan of a query nothing relates to
+// walk max_scan_tuples rows looking for matches that do not exist.
+func neighbours(vec []*candidate, p searchPlan) []*candidate {
+	slices.SortFunc(vec, func(a, b *candidate) int {
+		if *a.dist != *b.dist {
+			return cmp.Compare(*a.dist, *b.dist)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	type neighbour struct {
-		id  string
+		c   *candidate
 		sim float64
 	}
-	var kept []neighbour
-	var id, content string
-	var dist float64
-	_, err = pgx.ForEachRow(rows, []any{&id, &content, &dist}, func() error {
-		sim := 1 - dist
+	kept := make([]neighbour, 0, len(vec))
+	for _, c := range vec {
+		sim := 1 - *c.dist
 		if p.similarity != nil {
-			sim = p.similarity(content)
+			sim = p.similarity(c.Content)
 		}
 		if p.minSimilarity <= 0 || sim >= p.minSimilarity { // 0: the floor is off
-
-			kept = append(kept, neighbour{id, sim})
+			kept = append(kept, neighbour{c, sim})
 		}
-		return nil
-	})
-	// The exact measure ranks too: it is what the hashed distance estimates.
-	sort.SliceStable(kept, func(i, j int) bool { return kept[i].sim > kept[j].sim })
-	related := make([]string, len(kept))
-	for i, n := range kept {
-		related[i] = n.id
 	}
-	return related, err
+	// The exact measure ranks too: it is what the hashed distance estimates.
+	slices.SortStableFunc(kept, func(a, b neighbour) int { return cmp.Compare(b.sim, a.sim) })
+	out := make([]*candidate, len(kept))
+	for i, n := range kept {
+		out[i] = n.c
+	}
+	return out
 }

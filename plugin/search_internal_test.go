@@ -10,8 +10,8 @@ import (
 	"github.com/agentplatform/tenant-init/pgtest"
 )
 
-// A filtered vector query returns limit rows whichever index the planner
-// takes. On the HNSW path that is pgvector's iterative scan: with iterative
+// A filtered vector query returns limit rows whichever path the scope's size
+// picks. On the HNSW path that is pgvector's iterative scan: with iterative
 // scans switched off on the same query the filter starves the result.
 func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	const dim = 32
@@ -22,7 +22,6 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	svc.store.exactScanMax = 0 // the table is small: force the HNSW path
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	vec := func() []float32 {
@@ -54,9 +53,10 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs); err != nil {
 		t.Fatal(err)
 	}
-	// The planner takes the HNSW index for a filter that keeps most rows,
-	// where only iterative scans fill the limit, and the namespace btree for
-	// a namespace with few rows among many, which is complete either way.
+	// A scope larger than exactScanMax is served by the HNSW index, where a
+	// filter that drops rows needs iterative scans to fill the limit; a
+	// namespace with few rows among many is read exactly through its btree,
+	// which is complete either way.
 	tests := []struct {
 		name    string
 		plan    searchPlan
@@ -72,6 +72,17 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Release()
+			svc.store.exactScanMax = defaultExactScanMax
+			if tt.viaHNSW {
+				// The table is small: its size would pick the exact path,
+				// and the planner would take a sequential scan over the
+				// HNSW index for 4000 rows.
+				svc.store.exactScanMax = 0
+				if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Exec(context.Background(), "RESET enable_seqscan")
+			}
 			got, err := svc.store.search(ctx, conn, tt.plan)
 			if err != nil {
 				t.Fatal(err)

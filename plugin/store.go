@@ -34,9 +34,14 @@ type store struct {
 //     measured in docs/benchmarks.md).
 //   - synchronous_commit: a 201 means the write survives a database crash even
 //     where the cluster runs with asynchronous commit.
+//   - plan_cache_mode: every statement is planned once per connection, not at
+//     each execution. Recall's plan does not depend on its parameters (see
+//     store.search); left to choose, PostgreSQL re-planned it every time,
+//     which cost about as much as running it.
 const sessionSetup = `SET hnsw.iterative_scan = relaxed_order;
 SET hnsw.ef_search = 100;
 SET hnsw.max_scan_tuples = 40000;
+SET plan_cache_mode = force_generic_plan;
 DO $$ BEGIN IF current_setting('synchronous_commit') = 'off' THEN SET synchronous_commit = on; END IF; END $$`
 
 func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, error) {
