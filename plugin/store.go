@@ -83,12 +83,23 @@ func scanNamespace(row pgx.Row) (namespace, error) {
 	return n, err
 }
 
+// putNamespace writes only when the namespace is new or the PUT changes it.
+// The workspace server PUTs a memory's namespace before every commit; an
+// upsert that always rewrote the row cost a new tuple, WAL and a synchronous
+// commit (one fsync) per commit for nothing. A PUT that changes nothing is a
+// read (no transaction id, no WAL, no flush) and keeps updated_at.
 func (s *store) putNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {
-	return scanNamespace(s.pool.QueryRow(ctx, `INSERT INTO `+s.ns+` (name, kind, expires_at, metadata)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at,
-			metadata = EXCLUDED.metadata, updated_at = now()
-		RETURNING `+namespaceColumns, name, in.Kind, in.ExpiresAt, jsonParam(in.Metadata)))
+	return scanNamespace(s.pool.QueryRow(ctx, `WITH same AS (
+			SELECT `+namespaceColumns+` FROM `+s.ns+`
+			WHERE name = $1 AND kind = $2 AND expires_at IS NOT DISTINCT FROM $3
+				AND metadata::text IS NOT DISTINCT FROM $4::text),
+		put AS (
+			INSERT INTO `+s.ns+` (name, kind, expires_at, metadata)
+			SELECT $1, $2, $3, $4::text::json WHERE NOT EXISTS (SELECT FROM same)
+			ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at,
+				metadata = EXCLUDED.metadata, updated_at = now()
+			RETURNING `+namespaceColumns+`)
+		SELECT * FROM same UNION ALL SELECT * FROM put`, name, in.Kind, in.ExpiresAt, jsonParam(in.Metadata)))
 }
 
 func (s *store) patchNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {

@@ -147,3 +147,46 @@ func TestALookupReturnsFoundMemoriesInTheOrderAsked(t *testing.T) {
 		t.Fatalf("a lookup has no score, got %v", *found.Memories[0].Score)
 	}
 }
+
+// The workspace server PUTs a memory's namespace before every commit: a PUT
+// that changes nothing must not write (no new row version, no WAL, no
+// synchronous commit), and one that changes something must.
+func TestPutNamespaceThatChangesNothingWritesNothing(t *testing.T) {
+	t.Parallel()
+	url := pgtest.New(t)
+	c := serve(t, open(t, plugin.Config{DatabaseURL: url, EmbeddingDim: 8}))
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	version := func() (xmin string) {
+		if err := conn.QueryRow(context.Background(), "SELECT xmin::text FROM memory_plugin.memory_namespaces WHERE name = $1", ws).Scan(&xmin); err != nil {
+			t.Fatal(err)
+		}
+		return xmin
+	}
+	type ns struct {
+		Metadata  map[string]any `json:"metadata"`
+		UpdatedAt string         `json:"updated_at"`
+	}
+	body := `{"kind":"workspace","expires_at":"2099-01-01T00:00:00Z","metadata":{"b":1}}`
+	var first, again, changed ns
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, body, &first)
+	before := version()
+	for range 3 {
+		c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, body, &again)
+	}
+	if after := version(); after != before || again.UpdatedAt != first.UpdatedAt || again.Metadata["b"] != 1.0 {
+		t.Fatalf("a PUT that changes nothing wrote: xmin %s -> %s, updated_at %s -> %s, answer %+v", before, after, first.UpdatedAt, again.UpdatedAt, again)
+	}
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, `{"kind":"workspace","expires_at":"2099-01-01T00:00:00Z","metadata":{"b":2}}`, &changed)
+	if version() == before || changed.UpdatedAt == first.UpdatedAt || changed.Metadata["b"] != 2.0 {
+		t.Fatalf("a PUT that changes metadata did not write: %+v", changed)
+	}
+	// Clearing a field is a change too.
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, `{"kind":"workspace"}`, &changed)
+	if changed.Metadata != nil {
+		t.Fatalf("a PUT without metadata kept it: %+v", changed)
+	}
+}
