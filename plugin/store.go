@@ -152,17 +152,12 @@ func (s *store) commit(ctx context.Context, in memoryInput) error {
 	return err
 }
 
-// commitBatch writes the items in one transaction: all of them, or none when
-// it returns an error.
+// commitBatch writes the items in one statement (so all of them, or none
+// when it returns an error): the namespaces are created, then every memory
+// upserted by one INSERT over arrays, one round trip and one plan instead of
+// one statement per item.
 func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
-	// Statements go in id order (stable, so that a repeated id keeps request
-	// order and the last write wins), and namespaces in name order: concurrent
-	// batches then take row locks in one order and cannot deadlock.
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return items[order[a]].ID < items[order[b]].ID })
+	items = lastWriteWins(items)
 	kinds := map[string]string{}
 	for _, in := range items {
 		kinds[in.Namespace] = kindFromPrefix(in.Namespace)
@@ -176,17 +171,69 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 	for i, n := range names {
 		nsKinds[i] = kinds[n]
 	}
-
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
-			ORDER BY 1 ON CONFLICT (name) DO NOTHING`, names, nsKinds)
-		upsert := s.upsertSQL()
-		for _, i := range order {
-			batch.Queue(upsert, upsertArgs(items[i])...)
+	n := len(items)
+	var (
+		ids, nss, contents, mkinds, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		expires, created                    = make([]*time.Time, n), make([]*time.Time, n)
+		props, metas                        = make([]*string, n), make([]*string, n)
+		pins                                = make([]bool, n)
+		vecs                                = make([]pgvector.Vector, n)
+	)
+	str := func(raw []byte) *string {
+		if raw == nil {
+			return nil
 		}
-		return tx.SendBatch(ctx, batch).Close()
-	})
+		v := string(raw)
+		return &v
+	}
+	for i, in := range items {
+		ids[i], nss[i], contents[i], mkinds[i], sources[i] = in.ID, in.Namespace, in.Content, in.Kind, in.Source
+		expires[i], created[i], pins[i] = in.ExpiresAt, in.CreatedAt, in.Pin
+		props[i], metas[i] = str(in.Propagation), str(in.Metadata)
+		vecs[i] = pgvector.NewVector(in.Embedding)
+	}
+	// Rows are inserted in id order and namespaces in name order:
+	// concurrent batches take their row locks in one order and cannot
+	// deadlock. created_at is kept on update unless the item sends one,
+	// as in upsertSQL.
+	_, err := s.pool.Exec(ctx, `WITH ensure_namespaces AS (
+			INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
+			ORDER BY 1 ON CONFLICT (name) DO NOTHING),
+		item AS (
+			SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+				$9::json[], $10::bool[], $11::json[], $12::vector[], $13::timestamptz[])
+				AS i (id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at))
+		INSERT INTO `+s.recs+` AS r
+			(id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)
+		SELECT id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, COALESCE(created_at, now())
+		FROM item ORDER BY id
+		ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace, content = EXCLUDED.content, kind = EXCLUDED.kind,
+			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
+			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
+			created_at = COALESCE((SELECT created_at FROM item WHERE item.id = EXCLUDED.id), r.created_at), updated_at = now()`,
+		names, nsKinds, ids, nss, contents, mkinds, sources, expires, props, pins, metas, vecs, created)
+	return err
+}
+
+// lastWriteWins folds items with the same id into one, as writing them in
+// request order would leave the row: the last item's fields, and the last
+// created_at any of them sent (one INSERT cannot touch a row twice).
+func lastWriteWins(items []memoryInput) []memoryInput {
+	at := make(map[string]int, len(items))
+	out := make([]memoryInput, 0, len(items))
+	for _, in := range items {
+		j, seen := at[in.ID]
+		if !seen {
+			at[in.ID] = len(out)
+			out = append(out, in)
+			continue
+		}
+		if in.CreatedAt == nil {
+			in.CreatedAt = out[j].CreatedAt
+		}
+		out[j] = in
+	}
+	return out
 }
 
 func (s *store) deleteMemory(ctx context.Context, id, ns string) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -188,5 +189,58 @@ func TestPutNamespaceThatChangesNothingWritesNothing(t *testing.T) {
 	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, `{"kind":"workspace"}`, &changed)
 	if changed.Metadata != nil {
 		t.Fatalf("a PUT without metadata kept it: %+v", changed)
+	}
+}
+
+// A batch is written by one statement over arrays, which cannot touch a row
+// twice: items with the same id must still end as writing them in request
+// order would (the last item's fields, the last created_at sent, an existing
+// row's created_at kept otherwise), with every item answered "written".
+func TestBatchWithRepeatedIDsEndsAsWrittenInOrder(t *testing.T) {
+	t.Parallel()
+	c := start(t, plugin.Config{DatabaseURL: pgtest.New(t), EmbeddingDim: 8})
+	const a, b = "0b7f6c1e-3d0a-4a51-9a43-5b2f3c4d5e6f", "1b7f6c1e-3d0a-4a51-9a43-5b2f3c4d5e6f"
+	other := "team:" + strings.Repeat("7", 8)
+	c.commit(ws, "b before the batch", map[string]any{"id": b, "created_at": "2001-01-01T00:00:00Z"})
+	item := func(id, ns, content string, extra map[string]any) map[string]any {
+		m := map[string]any{"id": id, "namespace": ns, "content": content, "kind": "fact", "source": "agent"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	var answer struct {
+		Results []struct {
+			Index  int
+			ID     string
+			Status string
+		}
+	}
+	c.must(http.StatusOK, "POST", "/v1/memories/batch", map[string]any{"memories": []any{
+		item(a, ws, "a first", map[string]any{"created_at": "2010-01-01T00:00:00Z", "pin": true}),
+		item(b, ws, "b second", map[string]any{"propagation": map[string]any{"x": 1}}),
+		item(a, ws, "a second", nil),
+		item(a, other, "a last", map[string]any{"metadata": map[string]any{"k": "v"}}),
+	}}, &answer)
+	if len(answer.Results) != 4 {
+		t.Fatalf("results %+v; want 4", answer.Results)
+	}
+	for i, r := range answer.Results {
+		if r.Index != i || r.Status != "written" {
+			t.Fatalf("result %d: %+v; want written", i, r)
+		}
+	}
+	var found memories
+	c.must(http.StatusOK, "POST", "/v1/memories/lookup", map[string]any{"ids": []string{a, b}}, &found)
+	if len(found.Memories) != 2 {
+		t.Fatalf("lookup found %d memories; want 2", len(found.Memories))
+	}
+	ma, mb := found.Memories[0], found.Memories[1]
+	if ma.Content != "a last" || ma.Namespace != other || ma.Pin || string(ma.Metadata) != `{"k":"v"}` ||
+		!ma.CreatedAt.Equal(time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("a = %+v; want the last item's fields and the first item's created_at", ma)
+	}
+	if mb.Content != "b second" || string(mb.Propagation) != `{"x":1}` || !mb.CreatedAt.Equal(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("b = %+v; want the batch's fields and the stored created_at", mb)
 	}
 }
