@@ -32,6 +32,7 @@ type Service struct {
 	log     *zap.Logger
 	metrics *metrics
 	adopt   adoption
+	vindex  vectorIndexer
 	// similarity is the built-in embedder's exact measure of a text's
 	// relatedness to a query (see hashEmbedder.similarity); nil with a
 	// provider, whose cosine is the measure.
@@ -79,14 +80,22 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	builtin := hashEmbedder{dim: cfg.EmbeddingDim}
 	s.embed, s.similarity = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarity
 	s.adopt.batch = defaultAdoptBatch
+	s.vindex.batch, s.vindex.wake = defaultVectorBatch, make(chan struct{}, 1)
+	s.metrics.registerVectorIndex(&s.vindex)
 	if cfg.EmbeddingURL != "" {
 		s.embed, s.similarity = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil
 	}
+	s.startVectorIndexer()
 	return s, nil
 }
 
-// Close closes the connection pool, waiting for connections in use.
-func (s *Service) Close() { s.store.pool.Close() }
+// Close stops the background vector indexer (what it has not indexed stays
+// queued for the next run) and closes the connection pool, waiting for
+// connections in use.
+func (s *Service) Close() {
+	s.stopVectorIndexer()
+	s.store.pool.Close()
+}
 
 // HTTPServer returns a server for Handler with every timeout set, so that a
 // slow or stuck client cannot hold connections forever.

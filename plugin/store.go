@@ -16,9 +16,11 @@ import (
 // store keeps namespaces and memories in PostgreSQL. All SQL is parameterised;
 // the only text spliced in is the schema name, validated and quoted at Open.
 type store struct {
-	pool *pgxpool.Pool
-	ns   string // quoted table names
-	recs string
+	pool  *pgxpool.Pool
+	ns    string // quoted table names
+	recs  string
+	vecs  string // memory_vectors: the HNSW index (vectorindex.go)
+	queue string // memory_vector_queue: written, not yet in vecs
 	// exactScanMax: see defaultExactScanMax; tests lower it to force the
 	// HNSW path on small tables.
 	exactScanMax int
@@ -55,7 +57,8 @@ func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, 
 		return nil, err
 	}
 	q := quoteIdent(schema)
-	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records", exactScanMax: defaultExactScanMax}, nil
+	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records",
+		vecs: q + ".memory_vectors", queue: q + ".memory_vector_queue", exactScanMax: defaultExactScanMax}, nil
 }
 
 // ping checks that the database answers.
@@ -143,19 +146,30 @@ func upsertArgs(in memoryInput) []any {
 }
 
 // commit writes one memory, creating its namespace (kind from the prefix) when
-// it does not exist yet; one statement, so one round trip.
+// it does not exist yet, and queues it for the vector index; one statement,
+// so one round trip.
 func (s *store) commit(ctx context.Context, in memoryInput) error {
 	args := append(upsertArgs(in), kindFromPrefix(in.Namespace))
 	_, err := s.pool.Exec(ctx, `WITH ensure_namespace AS (
-			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING)
-		`+s.upsertSQL(), args...)
+			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING),
+		written AS (`+s.upsertSQL()+` RETURNING r.id)
+		`+s.queueWritten(), args...)
 	return err
+}
+
+// queueWritten ends a statement whose CTE "written" returns the ids of the
+// memories it wrote: their indexed vectors, now stale if they were updated,
+// are dropped, and the ids queued for the background indexer
+// (vectorindex.go), which indexes them off the request path.
+func (s *store) queueWritten() string {
+	return `, stale AS (DELETE FROM ` + s.vecs + ` v USING written w WHERE v.id = w.id)
+		INSERT INTO ` + s.queue + ` (id) SELECT id FROM written ON CONFLICT (id) DO NOTHING`
 }
 
 // commitBatch writes the items in one statement (so all of them, or none
 // when it returns an error): the namespaces are created, then every memory
 // upserted by one INSERT over arrays, one round trip and one plan instead of
-// one statement per item.
+// one statement per item, and queued for the vector index as in commit.
 func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 	items = lastWriteWins(items)
 	kinds := map[string]string{}
@@ -202,7 +216,8 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 		item AS (
 			SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
 				$9::json[], $10::bool[], $11::json[], $12::vector[], $13::timestamptz[])
-				AS i (id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at))
+				AS i (id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)),
+		written AS (
 		INSERT INTO `+s.recs+` AS r
 			(id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)
 		SELECT id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, COALESCE(created_at, now())
@@ -210,7 +225,9 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 		ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace, content = EXCLUDED.content, kind = EXCLUDED.kind,
 			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
 			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
-			created_at = COALESCE((SELECT created_at FROM item WHERE item.id = EXCLUDED.id), r.created_at), updated_at = now()`,
+			created_at = COALESCE((SELECT created_at FROM item WHERE item.id = EXCLUDED.id), r.created_at), updated_at = now()
+		RETURNING r.id)
+		`+s.queueWritten(),
 		names, nsKinds, ids, nss, contents, mkinds, sources, expires, props, pins, metas, vecs, created)
 	return err
 }

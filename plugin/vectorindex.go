@@ -1,0 +1,170 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// The vector index is built off the request path (migration 0003): a write
+// queues its memories' ids in memory_vector_queue, and this background
+// indexer moves them, a batch at a time, into memory_vectors, whose HNSW
+// index serves recall over large scopes. Each batch takes its ids out of the
+// queue and inserts their vectors in one statement, so a crash or a stop
+// loses nothing: the ids are still queued, and the next run indexes them.
+// Two plugins on one database share the queue (SKIP LOCKED). Recall reads
+// the queue too, exactly, so nothing written is ever missed.
+//
+// The indexer gives way to writes: while writes keep arriving it indexes one
+// batch a second (a bulk load gets the CPU, the backlog waits), and drains
+// the queue at full speed once they pause.
+
+// VectorIndexStatus is reported in /v1/health as "vector_index".
+type VectorIndexStatus struct {
+	// Pending is how many memories wait to enter the HNSW index (counted
+	// every few seconds); Indexed how many this process has indexed.
+	Pending int64 `json:"pending"`
+	Indexed int64 `json:"indexed"`
+}
+
+const (
+	defaultVectorBatch = 500
+	// giveWay: writes arrived this recently, so index at the slow pace.
+	giveWay = 250 * time.Millisecond
+	// slowPace is the pause between batches while writes go on.
+	slowPace = time.Second
+	// countEvery bounds how often the queue is counted for Pending.
+	countEvery = 5 * time.Second
+)
+
+// vectorIndexer is the background job's state.
+type vectorIndexer struct {
+	batch     int
+	pending   atomic.Int64
+	indexed   atomic.Int64
+	lastWrite atomic.Int64 // UnixNano of the last write
+	wake      chan struct{}
+	stop      context.CancelFunc
+	done      chan struct{}
+	// afterBatch, when set (tests), runs after each indexed batch.
+	afterBatch func(n int)
+}
+
+// wrote tells the indexer that memories were queued.
+func (v *vectorIndexer) wrote() {
+	v.lastWrite.Store(time.Now().UnixNano())
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (v *vectorIndexer) status() *VectorIndexStatus {
+	return &VectorIndexStatus{Pending: max(0, v.pending.Load()), Indexed: v.indexed.Load()}
+}
+
+// startVectorIndexer runs the indexer until stopVectorIndexer.
+func (s *Service) startVectorIndexer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.vindex.stop, s.vindex.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.vindex.done)
+		s.runVectorIndexer(ctx)
+	}()
+}
+
+func (s *Service) stopVectorIndexer() {
+	if s.vindex.stop != nil {
+		s.vindex.stop()
+		<-s.vindex.done
+	}
+}
+
+func (s *Service) runVectorIndexer(ctx context.Context) {
+	v := &s.vindex
+	after := zeroUUID
+	var lastBatch, lastCount time.Time
+	pause := time.Second
+	for ctx.Err() == nil {
+		if time.Since(lastCount) >= countEvery {
+			var n int64
+			if err := s.store.pool.QueryRow(ctx, "SELECT count(*) FROM "+s.store.queue).Scan(&n); err == nil {
+				v.pending.Store(n)
+			}
+			lastCount = time.Now()
+		}
+		if time.Since(time.Unix(0, v.lastWrite.Load())) < giveWay && time.Since(lastBatch) < slowPace {
+			sleep(ctx, min(giveWay, slowPace-time.Since(lastBatch)))
+			continue
+		}
+		lastBatch = time.Now()
+		popped, last, err := s.store.indexVectors(ctx, after, v.batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("vector index: a batch failed; retrying", zap.Duration("in", pause), zap.Error(err))
+			sleep(ctx, pause)
+			pause = min(2*pause, time.Minute)
+			continue
+		}
+		pause = time.Second
+		v.indexed.Add(int64(popped))
+		v.pending.Add(-int64(popped))
+		if v.afterBatch != nil {
+			v.afterBatch(popped)
+		}
+		switch {
+		case popped == v.batch:
+			after = last
+		case popped > 0 || after != zeroUUID:
+			after = zeroUUID // ids below the cursor may have been queued since: go round
+		default:
+			// The queue is empty (or held by another plugin): wait for a
+			// write, or look again in a while.
+			v.pending.Store(0)
+			select {
+			case <-ctx.Done():
+			case <-v.wake:
+			case <-time.After(countEvery):
+			}
+		}
+	}
+}
+
+const zeroUUID = "00000000-0000-0000-0000-000000000000"
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// indexVectors moves up to n queued memories with ids above after into the
+// HNSW index, in id order (a cursor, so that a long queue is not rescanned
+// from its dead head each time), and returns how many ids it took from the
+// queue and the last of them. A queued id whose memory is gone is dropped.
+func (s *store) indexVectors(ctx context.Context, after string, n int) (popped int, last string, err error) {
+	var lastID *string
+	err = s.pool.QueryRow(ctx, `WITH popped AS (
+			DELETE FROM `+s.queue+` WHERE id IN (
+				SELECT id FROM `+s.queue+` WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING id),
+		indexed AS (
+			INSERT INTO `+s.vecs+` (id, embedding)
+			SELECT r.id, r.embedding::halfvec FROM `+s.recs+` r JOIN popped p ON p.id = r.id
+			WHERE r.embedding IS NOT NULL
+			ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding)
+		SELECT count(*), max(id::text) FROM popped`, after, n).Scan(&popped, &lastID)
+	if lastID != nil {
+		last = *lastID
+	}
+	if errors.Is(err, context.Canceled) {
+		return 0, "", err
+	}
+	return popped, last, err
+}

@@ -1,0 +1,165 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentplatform/tenant-init/pgtest"
+)
+
+// waitVectorIndex waits until the background indexer has emptied the queue.
+func waitVectorIndex(t testing.TB, svc *Service) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		if err := svc.store.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+svc.store.queue).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d memories still queued for the vector index after a minute", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A memory is found by vector recall over a large scope from its 201 on:
+// while queued (the indexer stopped), through the queue's exact scan; once
+// indexed, through the HNSW index. The indexer drains the queue in batches
+// and says so in /v1/health; a memory rewritten after indexing is re-queued
+// with its stale indexed vector dropped; a restart resumes what was queued.
+func TestQueuedMemoriesAreFoundThenIndexedInTheBackground(t *testing.T) {
+	const dim = 16
+	ctx := context.Background()
+	cfg := Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim}
+	svc, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.stopVectorIndexer()
+	svc.store.exactScanMax = 0 // force the large-scope path
+	rng := rand.New(rand.NewPCG(1, 2))
+	vec := func() []float32 {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = rng.Float32() - 0.5
+		}
+		return v
+	}
+	items := make([]memoryInput, 1200)
+	for i := range items {
+		items[i] = memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: fmt.Sprint("memory ", i),
+			Kind: "fact", Source: "agent", Embedding: vec()}
+	}
+	for from := 0; from < len(items); from += 400 {
+		if err := svc.store.commitBatch(ctx, items[from:from+400]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nearest := func(target memoryInput) bool {
+		t.Helper()
+		got, err := svc.store.search(ctx, svc.store.pool, searchPlan{namespaces: []string{"workspace:a"}, limit: 5, vector: target.Embedding})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got) > 0 && got[0].ID == target.ID
+	}
+	queued := func() (n int) {
+		t.Helper()
+		if err := svc.store.pool.QueryRow(ctx, "SELECT count(*) FROM "+svc.store.queue).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := queued(); n != len(items) {
+		t.Fatalf("%d memories queued; want %d", n, len(items))
+	}
+	for _, i := range []int{0, 599, 1199} {
+		if !nearest(items[i]) {
+			t.Fatalf("queued memory %d is not its own nearest neighbour", i)
+		}
+	}
+
+	// Index two batches, then stop as a crash would.
+	svc.vindex.batch = 500
+	batches := 0
+	svc.vindex.afterBatch = func(int) {
+		if batches++; batches == 2 {
+			svc.vindex.stop()
+		}
+	}
+	svc.startVectorIndexer()
+	<-svc.vindex.done
+	if n := queued(); n != 200 {
+		t.Fatalf("%d memories queued after two batches of 500; want 200", n)
+	}
+	for _, i := range []int{0, 599, 1199} {
+		if !nearest(items[i]) {
+			t.Fatalf("memory %d is not its own nearest neighbour with the index half built", i)
+		}
+	}
+	svc.Close()
+
+	// A new process resumes the queue.
+	svc, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	svc.store.exactScanMax = 0
+	waitVectorIndex(t, svc)
+	var indexed int
+	if err := svc.store.pool.QueryRow(ctx, "SELECT count(*) FROM "+svc.store.vecs).Scan(&indexed); err != nil {
+		t.Fatal(err)
+	}
+	if indexed != len(items) {
+		t.Fatalf("%d memories indexed; want %d", indexed, len(items))
+	}
+	for _, i := range []int{0, 599, 1199} {
+		if !nearest(items[i]) {
+			t.Fatalf("indexed memory %d is not its own nearest neighbour", i)
+		}
+	}
+	// Rewritten with another vector through HTTP: the old indexed vector
+	// goes, the memory is queued again, then indexed, and health says so.
+	srv := httptest.NewServer(svc.Handler())
+	defer srv.Close()
+	moved := items[5]
+	moved.Embedding = vec()
+	emb, _ := json.Marshal(moved.Embedding)
+	body := fmt.Sprintf(`{"id":%q,"content":"moved","kind":"fact","source":"agent","embedding":%s}`, moved.ID, emb)
+	resp, err := http.Post(srv.URL+"/v1/namespaces/workspace:a/memories", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("rewrite: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !nearest(moved) {
+		t.Fatal("a rewritten memory is not found by its new vector")
+	}
+	waitVectorIndex(t, svc)
+	if !nearest(moved) {
+		t.Fatal("a rewritten memory, indexed again, is not found by its new vector")
+	}
+	resp, err = http.Get(srv.URL + "/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h healthAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if h.VectorIndex == nil || h.VectorIndex.Indexed < 201 {
+		t.Fatalf("health vector_index = %+v; want at least the 201 memories this process indexed", h.VectorIndex)
+	}
+}
