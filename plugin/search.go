@@ -177,10 +177,20 @@ func (s *store) neighbours(ctx context.Context, q querier, p searchPlan, filter 
 	}
 	// relaxed_order iterative scans may return rows slightly out of order,
 	// so the rank is taken from the exact distance.
-	rows, err := q.Query(ctx, `SELECT id, content, dist FROM (
-			SELECT r.id, r.content, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-			WHERE `+filter+` AND r.embedding IS NOT NULL ORDER BY `+order+` LIMIT `+k+`) c
-		ORDER BY dist, id`, args...)
+	from := `SELECT r.id, r.content, r.embedding <=> ` + v + ` AS dist FROM ` + s.recs + ` r
+			WHERE ` + filter + ` AND r.embedding IS NOT NULL ORDER BY ` + order + ` LIMIT ` + k
+	if size > s.exactScanMax {
+		// The HNSW index is in memory_vectors, filled off the write path
+		// (vectorindex.go): its nearest, and the still queued memories'
+		// nearest by exact distance.
+		from = `(SELECT r.id, r.content, r.embedding <=> ` + v + ` AS dist FROM ` + s.vecs + ` x JOIN ` + s.recs + ` r ON r.id = x.id
+			WHERE ` + filter + ` AND r.embedding IS NOT NULL ORDER BY x.embedding <=> (` + v + `::vector)::halfvec LIMIT ` + k + `)
+		UNION ALL
+		(SELECT r.id, r.content, r.embedding <=> ` + v + ` AS dist FROM ` + s.queue + ` w JOIN ` + s.recs + ` r ON r.id = w.id
+			WHERE ` + filter + ` AND r.embedding IS NOT NULL ORDER BY dist LIMIT ` + k + `)`
+	}
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (dist, id) id, content, dist FROM (`+from+`) c
+		ORDER BY dist, id LIMIT `+k, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,8 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs); err != nil {
+	waitVectorIndex(t, svc)
+	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs+"; ANALYZE "+svc.store.vecs); err != nil {
 		t.Fatal(err)
 	}
 	// The planner takes the HNSW index for a filter that keeps most rows,
