@@ -16,12 +16,20 @@ import (
 	"fmt"
 	"github.com/agentplatform/tenant-init/envvar"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
+
+// defaultPoolMaxConns bounds the connection pool when the database URL does
+// not (pgx's own default is 4 on up to 4 cores). A commit spends most of its
+// time waiting for its WAL flush; with more connections, concurrent commits
+// share one flush (PostgreSQL's group commit) instead of queueing for a
+// connection.
+const defaultPoolMaxConns = 8
 
 // A Service is an open memory plugin: a migrated database, a connection pool
 // and an embedder.
@@ -55,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		// A bad environment value, so exit 78 as documented, not 69.
 		return nil, &envvar.Error{Name: EnvDatabaseURL, Value: "(redacted)", Reason: "does not parse as a PostgreSQL URL or connection string",
 			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/db, or a key=value connection string"}
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		poolCfg.MaxConns = defaultPoolMaxConns
 	}
 	if poolCfg.ConnConfig.ConnectTimeout == 0 {
 		poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
