@@ -38,6 +38,9 @@ const (
 	slowPace = time.Second
 	// countEvery bounds how often the queue is counted for Pending.
 	countEvery = 5 * time.Second
+	// logBacklog: a backlog of at least this many memories is logged when
+	// it has been indexed.
+	logBacklog = 5000
 )
 
 // vectorIndexer is the background job's state.
@@ -88,6 +91,10 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 	after := zeroUUID
 	var lastBatch, lastCount time.Time
 	pause := time.Second
+	// The end of a large backlog (a bulk load's) is logged, with how many
+	// memories it held and how long it took; a commit's few are not.
+	var backlog int64
+	var backlogStart time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastCount) >= countEvery {
 			var n int64
@@ -112,6 +119,10 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 			continue
 		}
 		pause = time.Second
+		if popped > 0 && backlog == 0 {
+			backlogStart = time.Now()
+		}
+		backlog += int64(popped)
 		v.indexed.Add(int64(popped))
 		v.pending.Add(-int64(popped))
 		if v.afterBatch != nil {
@@ -126,6 +137,11 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 			// The queue is empty (or held by another plugin): wait for a
 			// write, or look again in a while.
 			v.pending.Store(0)
+			if backlog >= logBacklog {
+				s.log.Info("vector index: caught up", zap.Int64("indexed", backlog),
+					zap.Duration("elapsed", time.Since(backlogStart)))
+			}
+			backlog = 0
 			select {
 			case <-ctx.Done():
 			case <-v.wake:
