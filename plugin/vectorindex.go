@@ -19,8 +19,11 @@ import (
 // the queue too, exactly, so nothing written is ever missed.
 //
 // The indexer gives way to writes: while writes keep arriving it indexes one
-// batch a second (a bulk load gets the CPU, the backlog waits), and drains
-// the queue at full speed once they pause.
+// batch a second, and spends at most a fifth of its time indexing (a bulk
+// load gets the CPU, the backlog waits); it drains the queue at full speed
+// once they pause. A batch holds up to 500 memories, fewer when a batch takes
+// past 2 s (HNSW inserts into a large graph of near-duplicate vectors were
+// measured at tens of milliseconds each).
 
 // VectorIndexStatus is reported in /v1/health as "vector_index".
 type VectorIndexStatus struct {
@@ -31,7 +34,11 @@ type VectorIndexStatus struct {
 }
 
 const (
+	// defaultVectorBatch is the most memories one batch indexes; fewer
+	// (down to minVectorBatch) when a batch takes past twice batchTarget.
 	defaultVectorBatch = 500
+	minVectorBatch     = 20
+	batchTarget        = time.Second
 	// giveWay: writes arrived this recently, so index at the slow pace.
 	giveWay = 250 * time.Millisecond
 	// slowPace is the pause between batches while writes go on.
@@ -90,6 +97,8 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 	v := &s.vindex
 	after := zeroUUID
 	var lastBatch, lastCount time.Time
+	var took time.Duration // the last batch's
+	size := v.batch
 	pause := time.Second
 	// The end of a large backlog (a bulk load's) is logged, with how many
 	// memories it held and how long it took; a commit's few are not.
@@ -103,12 +112,16 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 			}
 			lastCount = time.Now()
 		}
-		if time.Since(time.Unix(0, v.lastWrite.Load())) < giveWay && time.Since(lastBatch) < slowPace {
-			sleep(ctx, min(giveWay, slowPace-time.Since(lastBatch)))
+		// While writes arrive, a batch at most every slowPace, and at most
+		// a fifth of the time: an HNSW insert into a large graph can take
+		// tens of milliseconds, so a batch can take seconds.
+		if rest := max(slowPace, 5*took); time.Since(time.Unix(0, v.lastWrite.Load())) < giveWay && time.Since(lastBatch) < rest {
+			sleep(ctx, min(giveWay, rest-time.Since(lastBatch)))
 			continue
 		}
 		lastBatch = time.Now()
-		popped, last, err := s.store.indexVectors(ctx, after, v.batch)
+		popped, last, err := s.store.indexVectors(ctx, after, size)
+		took = time.Since(lastBatch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -128,8 +141,17 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 		if v.afterBatch != nil {
 			v.afterBatch(popped)
 		}
+		full := popped == size
+		// A batch is one transaction: keep it near batchTarget long, so
+		// that a stop or a crash loses little work and locks are short.
 		switch {
-		case popped == v.batch:
+		case took > 2*batchTarget && size > minVectorBatch:
+			size = max(minVectorBatch, size/2)
+		case took < batchTarget/4 && size < v.batch:
+			size = min(v.batch, 2*size)
+		}
+		switch {
+		case full:
 			after = last
 		case popped > 0 || after != zeroUUID:
 			after = zeroUUID // ids below the cursor may have been queued since: go round
