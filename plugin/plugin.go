@@ -91,7 +91,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	builtin := hashEmbedder{dim: cfg.EmbeddingDim}
 	s.embed, s.similarity = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarity
 	s.adopt.batch = defaultAdoptBatch
-	s.vindex.batch, s.vindex.wake = defaultVectorBatch, make(chan struct{}, 1)
+	s.vindex.batch, s.vindex.bulkMin, s.vindex.wake = defaultVectorBatch, defaultBulkMin, make(chan struct{}, 1)
 	s.metrics.registerVectorIndex(&s.vindex)
 	if cfg.EmbeddingURL != "" {
 		s.embed, s.similarity = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 )
 
@@ -31,6 +32,8 @@ type VectorIndexStatus struct {
 	// every few seconds); Indexed how many this process has indexed.
 	Pending int64 `json:"pending"`
 	Indexed int64 `json:"indexed"`
+	// Rebuilding: a large backlog is being indexed by rebuilding the index.
+	Rebuilding bool `json:"rebuilding,omitempty"`
 }
 
 const (
@@ -48,17 +51,26 @@ const (
 	// logBacklog: a backlog of at least this many memories is logged when
 	// it has been indexed.
 	logBacklog = 5000
+	// defaultBulkMin: see vectorIndexer.bulkMin.
+	defaultBulkMin = 20000
+	// bulkQuiet: a rebuild starts only when no write came for this long (a
+	// bulk load's batches come closer together than that).
+	bulkQuiet = 2 * time.Second
 )
 
 // vectorIndexer is the background job's state.
 type vectorIndexer struct {
-	batch     int
-	pending   atomic.Int64
-	indexed   atomic.Int64
-	lastWrite atomic.Int64 // UnixNano of the last write
-	wake      chan struct{}
-	stop      context.CancelFunc
-	done      chan struct{}
+	batch int
+	// bulkMin: a backlog at least this large (and at least the size of
+	// the index) is indexed by rebuilding the index (rebuild).
+	bulkMin    int
+	rebuilding atomic.Bool
+	pending    atomic.Int64
+	indexed    atomic.Int64
+	lastWrite  atomic.Int64 // UnixNano of the last write
+	wake       chan struct{}
+	stop       context.CancelFunc
+	done       chan struct{}
 	// afterBatch, when set (tests), runs after each indexed batch.
 	afterBatch func(n int)
 }
@@ -73,7 +85,7 @@ func (v *vectorIndexer) wrote() {
 }
 
 func (v *vectorIndexer) status() *VectorIndexStatus {
-	return &VectorIndexStatus{Pending: max(0, v.pending.Load()), Indexed: v.indexed.Load()}
+	return &VectorIndexStatus{Pending: max(0, v.pending.Load()), Indexed: v.indexed.Load(), Rebuilding: v.rebuilding.Load()}
 }
 
 // startVectorIndexer runs the indexer until stopVectorIndexer.
@@ -100,6 +112,10 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 	var took time.Duration // the last batch's
 	size := v.batch
 	pause := time.Second
+	// An index a crash left invalid (or missing) is rebuilt first.
+	if err := s.rebuildVectorIndex(ctx, false); err != nil && ctx.Err() == nil {
+		s.log.Warn("vector index: checking the index failed", zap.Error(err))
+	}
 	// The end of a large backlog (a bulk load's) is logged, with how many
 	// memories it held and how long it took; a commit's few are not.
 	var backlog int64
@@ -111,6 +127,17 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 				v.pending.Store(n)
 			}
 			lastCount = time.Now()
+			// A large backlog, once writes pause: rebuild rather than insert.
+			if n >= int64(v.bulkMin) && time.Since(time.Unix(0, v.lastWrite.Load())) >= bulkQuiet {
+				var indexed int64
+				if err := s.store.pool.QueryRow(ctx, "SELECT count(*) FROM "+s.store.vecs).Scan(&indexed); err == nil && n >= indexed {
+					if err := s.rebuildVectorIndex(ctx, true); err != nil && ctx.Err() == nil {
+						s.log.Warn("vector index: rebuilding failed; inserting instead", zap.Error(err))
+					}
+					lastCount = time.Time{}
+					continue
+				}
+			}
 		}
 		// While writes arrive, a batch at most every slowPace, and at most
 		// a fifth of the time: an HNSW insert into a large graph can take
@@ -181,6 +208,80 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
+
+// vectorBulkLock is the session advisory lock of a rebuild: two plugins on
+// one database do it once.
+const vectorBulkLock int64 = 0x6d656d76656362 // "memvecb"
+
+// rebuildVectorIndex, with bulk, indexes a large backlog by dropping the HNSW
+// index, moving every queued memory into memory_vectors (cheap without the
+// index), and building the index anew with CREATE INDEX CONCURRENTLY: pgvector
+// builds a graph in memory several times faster than it inserts into one on
+// disk, and far faster where inserts are slow (near-duplicate vectors). Without
+// bulk it only makes sure the index exists and is valid: a crash during a
+// rebuild leaves it missing or invalid, and the next run builds it. Recall
+// stays exact meanwhile (without the index, a large scope's vector list is a
+// scan). Writes go on: they only queue.
+func (s *Service) rebuildVectorIndex(ctx context.Context, bulk bool) error {
+	conn, err := s.store.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", vectorBulkLock).Scan(&locked); err != nil || !locked {
+		return err // another plugin rebuilds
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", vectorBulkLock)
+	const index = "memory_vectors_embedding_idx"
+	q := quoteIdent(s.cfg.Schema)
+	var valid *bool
+	err = conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, s.cfg.Schema, index).Scan(&valid)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if valid != nil && *valid && !bulk {
+		return nil
+	}
+	v := &s.vindex
+	v.rebuilding.Store(true)
+	defer v.rebuilding.Store(false)
+	start := time.Now()
+	s.log.Info("vector index: rebuilding", zap.Int64("pending", v.pending.Load()), zap.Bool("index_valid", valid != nil && *valid))
+	if valid != nil {
+		if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+q+"."+index); err != nil {
+			return err
+		}
+	}
+	moved := int64(0)
+	for after := zeroUUID; ; {
+		popped, last, err := s.store.indexVectors(ctx, after, bulkBatch)
+		if err != nil {
+			return err
+		}
+		moved += int64(popped)
+		v.indexed.Add(int64(popped))
+		v.pending.Add(-int64(popped))
+		if popped < bulkBatch {
+			break
+		}
+		after = last
+	}
+	if _, err := conn.Exec(ctx, "SET maintenance_work_mem = '512MB'"); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), "RESET maintenance_work_mem")
+	if _, err := conn.Exec(ctx, "CREATE INDEX CONCURRENTLY IF NOT EXISTS "+index+" ON "+s.store.vecs+
+		" USING hnsw (embedding halfvec_cosine_ops)"); err != nil {
+		return err
+	}
+	s.log.Info("vector index: rebuilt", zap.Int64("moved", moved), zap.Duration("elapsed", time.Since(start)))
+	return nil
+}
+
+// bulkBatch memories are moved per statement while the index is dropped.
+const bulkBatch = 10000
 
 // indexVectors moves up to n queued memories with ids above after into the
 // HNSW index, in id order (a cursor, so that a long queue is not rescanned

@@ -163,3 +163,83 @@ func TestQueuedMemoriesAreFoundThenIndexedInTheBackground(t *testing.T) {
 		t.Fatalf("health vector_index = %+v; want at least the memories this process indexed", h.VectorIndex)
 	}
 }
+
+// A backlog as large as the index is indexed by rebuilding it (drop, move
+// every queued memory, CREATE INDEX CONCURRENTLY), and an index a crash left
+// invalid is rebuilt when the indexer starts.
+func TestALargeBacklogRebuildsTheIndex(t *testing.T) {
+	const dim = 16
+	ctx := context.Background()
+	cfg := Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim}
+	svc, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { svc.Close() }()
+	svc.stopVectorIndexer()
+	rng := rand.New(rand.NewPCG(5, 6))
+	items := make([]memoryInput, 1500)
+	for i := range items {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = rng.Float32() - 0.5
+		}
+		items[i] = memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: fmt.Sprint("memory ", i), Kind: "fact", Source: "agent", Embedding: v}
+	}
+	for from := 0; from < len(items); from += 500 {
+		if err := svc.store.commitBatch(ctx, items[from:from+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		var indexed, queued, valid int
+		if err := svc.store.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+svc.store.vecs+`), (SELECT count(*) FROM `+svc.store.queue+`),
+			(SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('memory_plugin.memory_vectors_embedding_idx') AND indisvalid)`).Scan(&indexed, &queued, &valid); err != nil {
+			t.Fatal(err)
+		}
+		if indexed != len(items) || queued != 0 || valid != 1 {
+			t.Fatalf("%s: %d indexed, %d queued, valid index %d; want %d, 0, 1", when, indexed, queued, valid, len(items))
+		}
+	}
+	indexOID := func() (oid uint32) {
+		t.Helper()
+		if err := svc.store.pool.QueryRow(ctx, "SELECT to_regclass('memory_plugin.memory_vectors_embedding_idx')::oid").Scan(&oid); err != nil {
+			t.Fatal(err)
+		}
+		return oid
+	}
+	before := indexOID()
+	svc.vindex.bulkMin = 1000
+	svc.startVectorIndexer()
+	waitVectorIndex(t, svc)
+	// The queue empties before the index is built.
+	for deadline := time.Now().Add(time.Minute); svc.vindex.rebuilding.Load(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still rebuilding after a minute")
+		}
+	}
+	svc.stopVectorIndexer()
+	if svc.vindex.indexed.Load() != int64(len(items)) {
+		t.Fatalf("%d indexed by this process; want %d", svc.vindex.indexed.Load(), len(items))
+	}
+	check("after a rebuild")
+	if indexOID() == before {
+		t.Fatal("the backlog was inserted into the index, not indexed by rebuilding it")
+	}
+	svc.store.exactScanMax = 0
+	got, err := svc.store.search(ctx, svc.store.pool, searchPlan{namespaces: []string{"workspace:a"}, limit: 5, vector: items[7].Embedding})
+	if err != nil || len(got) == 0 || got[0].ID != items[7].ID {
+		t.Fatalf("after a rebuild a memory is not its own nearest neighbour: %v %v", got, err)
+	}
+
+	// A rebuild interrupted by a crash: the index is invalid.
+	if _, err := svc.store.pool.Exec(ctx, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'memory_plugin.memory_vectors_embedding_idx'::regclass"); err != nil {
+		t.Fatal(err)
+	}
+	svc.vindex.bulkMin = defaultBulkMin
+	if err := svc.rebuildVectorIndex(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	check("after the invalid index was rebuilt")
+}
