@@ -21,8 +21,9 @@ import (
 //
 // Every step is resumable from what the database holds, so a crash or a stop
 // at any point costs only the batch in flight:
-//  1. embed the memories whose embedding is null, in batches keyed on id;
-//  2. build the HNSW and recency indexes with CREATE INDEX CONCURRENTLY (an
+//  1. embed the memories whose embedding is null, in batches keyed on id,
+//     queueing each for the background vector indexer (vectorindex.go);
+//  2. build the recency index with CREATE INDEX CONCURRENTLY (an
 //     interrupted build leaves an invalid index, dropped and rebuilt);
 //  3. make embedding NOT NULL, which is also the mark that adoption is over.
 
@@ -153,8 +154,11 @@ func (s *Service) embedAdopted(ctx context.Context, conn *pgxpool.Conn) error {
 		}
 		batch := &pgx.Batch{}
 		for i := range ids {
-			// A write since (which brings its own embedding) wins.
-			batch.Queue("UPDATE "+s.store.recs+" SET embedding = $2 WHERE id = $1 AND embedding IS NULL",
+			// A write since (which brings its own embedding, and queues
+			// it) wins. The embedded memory is queued for the background
+			// vector indexer (vectorindex.go).
+			batch.Queue("WITH embedded AS (UPDATE "+s.store.recs+" SET embedding = $2 WHERE id = $1 AND embedding IS NULL RETURNING id) "+
+				"INSERT INTO "+s.store.queue+" (id) SELECT id FROM embedded ON CONFLICT (id) DO NOTHING",
 				ids[i], pgvector.NewVector(vecs[i]))
 		}
 		if err := conn.SendBatch(ctx, batch).Close(); err != nil {
@@ -195,10 +199,11 @@ func (s *Service) embedRetrying(ctx context.Context, texts []string) ([][]float3
 	}
 }
 
-// adoptedIndexes are built concurrently once every memory is embedded.
+// adoptedIndexes are built concurrently once every memory is embedded. The
+// HNSW index is not among them: it lives in memory_vectors (migration 0003),
+// filled by the background vector indexer as memories are embedded.
 var adoptedIndexes = []struct{ name, definition string }{
 	// As in 0001_init.sql.
-	{"memory_records_embedding_idx", "USING hnsw (embedding vector_cosine_ops)"},
 	{"memory_records_namespace_created_idx", "(namespace, created_at DESC)"},
 }
 
@@ -207,8 +212,8 @@ var adoptedIndexes = []struct{ name, definition string }{
 func (s *Service) indexAdopted(ctx context.Context, conn *pgxpool.Conn) error {
 	schema := s.cfg.Schema
 	q := quoteIdent(schema)
-	// The HNSW graph of 100,000 memories builds several times faster when it
-	// fits in memory.
+	// An index build of many memories is faster when its sort fits in
+	// memory.
 	if _, err := conn.Exec(ctx, "SET maintenance_work_mem = '256MB'"); err != nil {
 		return err
 	}

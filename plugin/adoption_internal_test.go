@@ -79,8 +79,8 @@ func testAdoption(t *testing.T, vectorSchema string) {
 
 	// A build interrupted by a crash leaves an invalid index behind.
 	if _, err := conn.Exec(ctx, `SET search_path = memory_plugin, public;
-		CREATE INDEX memory_records_embedding_idx ON memory_plugin.memory_records USING hnsw (embedding vector_cosine_ops);
-		UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'memory_plugin.memory_records_embedding_idx'::regclass;
+		CREATE INDEX memory_records_namespace_created_idx ON memory_plugin.memory_records (namespace, created_at DESC);
+		UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'memory_plugin.memory_records_namespace_created_idx'::regclass;
 		RESET search_path`); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,8 @@ func checkAdoptedShape(t *testing.T, conn *pgx.Conn) {
 	if _, err := pgx.ForEachRow(rows, []any{&name, &valid}, func() error { indexes[name] = valid; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"memory_records_pkey", "memory_records_embedding_idx", "memory_records_content_tsv_idx",
+	// The HNSW index is memory_vectors' (migration 0003), not the records'.
+	for _, want := range []string{"memory_records_pkey", "memory_records_content_tsv_idx",
 		"memory_records_namespace_created_idx", "memory_records_pinned_idx"} {
 		if v, ok := indexes[want]; !ok || !v {
 			t.Errorf("index %s: present %v, valid %v", want, ok, v)
@@ -161,12 +162,21 @@ func checkAdoptedShape(t *testing.T, conn *pgx.Conn) {
 			t.Errorf("the platform's index %s is still there", gone)
 		}
 	}
-	if len(indexes) != 5 {
+	if len(indexes) != 4 {
 		t.Errorf("indexes %v; want exactly ours", indexes)
 	}
 	if n := count(t, conn, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'memory_plugin.memory_records'::regclass
 		AND attname = 'embedding' AND attnotnull AND atttypmod = 256`); n != 1 {
 		t.Error("embedding is not a NOT NULL vector(256)")
+	}
+	// Every memory is in the HNSW index or queued for it.
+	if n := count(t, conn, `SELECT count(*) FROM pg_index WHERE indexrelid = 'memory_plugin.memory_vectors_embedding_idx'::regclass AND indisvalid`); n != 1 {
+		t.Error("memory_vectors has no valid HNSW index")
+	}
+	if n := count(t, conn, `SELECT count(*) FROM memory_plugin.memory_records r
+		WHERE NOT EXISTS (SELECT FROM memory_plugin.memory_vectors v WHERE v.id = r.id)
+		AND NOT EXISTS (SELECT FROM memory_plugin.memory_vector_queue q WHERE q.id = r.id)`); n != 0 {
+		t.Errorf("%d adopted memories neither indexed nor queued for the vector index", n)
 	}
 }
 

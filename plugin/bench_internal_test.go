@@ -144,7 +144,7 @@ func fixture(b testing.TB, svc *Service, c *corpus, n int) (nsNames []string) {
 	if _, err := st.pool.Exec(ctx, "INSERT INTO "+st.ns+" (name, kind) SELECT n, split_part(n, ':', 1) FROM unnest($1::text[]) n", nsNames); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.pool.Exec(ctx, "DROP INDEX "+quoteIdent(DefaultSchema)+".memory_records_embedding_idx"); err != nil {
+	if _, err := st.pool.Exec(ctx, "DROP INDEX "+quoteIdent(DefaultSchema)+".memory_vectors_embedding_idx"); err != nil {
 		b.Fatal(err)
 	}
 	emb := hashEmbedder{dim: svc.cfg.EmbeddingDim}
@@ -167,7 +167,9 @@ func fixture(b testing.TB, svc *Service, c *corpus, n int) (nsNames []string) {
 	}
 	copied := time.Since(start)
 	if _, err := conn.Exec(ctx, `SET maintenance_work_mem = '512MB'; SET max_parallel_maintenance_workers = 1;
-		CREATE INDEX memory_records_embedding_idx ON `+st.recs+` USING hnsw (embedding vector_cosine_ops); ANALYZE `+st.recs); err != nil {
+		INSERT INTO `+st.vecs+` SELECT id, embedding::halfvec FROM `+st.recs+`;
+		CREATE INDEX memory_vectors_embedding_idx ON `+st.vecs+` USING hnsw (embedding halfvec_cosine_ops);
+		ANALYZE `+st.recs+`; ANALYZE `+st.vecs); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%d memories: COPY %v, HNSW build %v", n, copied.Round(time.Millisecond), (time.Since(start) - copied).Round(time.Millisecond))

@@ -20,6 +20,8 @@ type healthAnswer struct {
 	// Adoption is there while this process adopts the platform plugin's
 	// tables, and after, with state "done" (see FinishAdoption).
 	Adoption *AdoptionStatus `json:"adoption,omitempty"`
+	// VectorIndex is the background vector indexer's backlog (vectorindex.go).
+	VectorIndex *VectorIndexStatus `json:"vector_index,omitempty"`
 }
 
 func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
@@ -27,9 +29,9 @@ func (s *Service) health(r *http.Request, _ []byte) (int, any, error) {
 	defer cancel()
 	if err := s.store.ping(ctx); err != nil {
 		s.log.Warn("health check: database does not answer", zap.Error(err))
-		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities, s.adopt.status.Load()}, nil
+		return http.StatusServiceUnavailable, healthAnswer{"degraded", Version, capabilities, s.adopt.status.Load(), s.vindex.status()}, nil
 	}
-	return http.StatusOK, healthAnswer{"ok", Version, capabilities, s.adopt.status.Load()}, nil
+	return http.StatusOK, healthAnswer{"ok", Version, capabilities, s.adopt.status.Load(), s.vindex.status()}, nil
 }
 
 // pathNamespace returns the {name} of the path, validated.
@@ -97,6 +99,7 @@ func (s *Service) commitMemory(r *http.Request, body []byte) (int, any, error) {
 	if err := s.store.commit(r.Context(), in); err != nil {
 		return 0, nil, err
 	}
+	s.vindex.wrote()
 	return http.StatusCreated, commitAnswer{in.ID, in.Namespace}, nil
 }
 
@@ -222,6 +225,7 @@ func (s *Service) commitBatch(r *http.Request, body []byte) (int, any, error) {
 		if err := s.store.commitBatch(r.Context(), valid); err != nil {
 			return 0, nil, err
 		}
+		s.vindex.wrote()
 		for j, in := range valid {
 			i := at[j]
 			results[i] = batchResult{Index: i, ID: in.ID, Namespace: in.Namespace, Status: "written"}

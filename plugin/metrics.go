@@ -53,6 +53,19 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 	return m
 }
 
+// registerVectorIndex adds the background vector indexer's series.
+func (m *metrics) registerVectorIndex(v *vectorIndexer) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "memory_plugin_vector_index_pending",
+			Help: "Memories written but not yet in the HNSW index (recall scans them exactly meanwhile); counted every few seconds.",
+		}, func() float64 { return float64(max(0, v.pending.Load())) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "memory_plugin_vector_index_rows_total",
+			Help: "Memories this process moved into the HNSW index.",
+		}, func() float64 { return float64(v.indexed.Load()) }))
+}
+
 // handler serves the registry in the text exposition format.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})

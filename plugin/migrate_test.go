@@ -200,8 +200,14 @@ func TestAnOlderSchemaIsBroughtUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Roll back to the state after migration 1.
+	// Roll back to the state after migration 1, with a memory.
 	_, err = conn.Exec(context.Background(), `DROP INDEX memory_plugin.memory_records_pinned_idx;
+		DROP TABLE memory_plugin.memory_vectors, memory_plugin.memory_vector_queue;
+		SET search_path = memory_plugin, public;
+		CREATE INDEX memory_records_embedding_idx ON memory_plugin.memory_records USING hnsw (embedding vector_cosine_ops);
+		INSERT INTO memory_plugin.memory_namespaces (name, kind) VALUES ('workspace:old', 'workspace');
+		INSERT INTO memory_plugin.memory_records (id, namespace, content, kind, source, embedding)
+			VALUES (gen_random_uuid(), 'workspace:old', 'an old memory', 'fact', 'agent', '[1,0,0,0,0,0,0,0]');
 		DELETE FROM memory_plugin.schema_migrations WHERE version > 1`)
 	conn.Close(context.Background())
 	if err != nil {
@@ -213,7 +219,15 @@ func TestAnOlderSchemaIsBroughtUpToDate(t *testing.T) {
 	if n := queryInt(t, dbURL, "SELECT count(*) FROM pg_indexes WHERE indexname = 'memory_records_pinned_idx'"); n != 1 {
 		t.Fatalf("the pinned index exists %d times after the upgrade", n)
 	}
-	if n := queryInt(t, dbURL, "SELECT count(*) FROM memory_plugin.schema_migrations"); n != 2 {
-		t.Fatalf("%d migrations recorded; want 2", n)
+	// Migration 3: the HNSW index moves to memory_vectors, and the memories
+	// already there are queued for it (or, the indexer running, indexed).
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('memory_records_embedding_idx', 'memory_vectors_embedding_idx')"); n != 1 {
+		t.Fatalf("%d HNSW indexes after the upgrade; want memory_vectors' only", n)
+	}
+	if n := queryInt(t, dbURL, "SELECT (SELECT count(*) FROM memory_plugin.memory_vector_queue) + (SELECT count(*) FROM memory_plugin.memory_vectors)"); n != 1 {
+		t.Fatalf("the old memory is queued or indexed %d times; want 1", n)
+	}
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM memory_plugin.schema_migrations"); n != 3 {
+		t.Fatalf("%d migrations recorded; want 3", n)
 	}
 }

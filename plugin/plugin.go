@@ -16,12 +16,20 @@ import (
 	"fmt"
 	"github.com/agentplatform/tenant-init/envvar"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
+
+// defaultPoolMaxConns bounds the connection pool when the database URL does
+// not (pgx's own default is 4 on up to 4 cores). A commit spends most of its
+// time waiting for its WAL flush; with more connections, concurrent commits
+// share one flush (PostgreSQL's group commit) instead of queueing for a
+// connection.
+const defaultPoolMaxConns = 8
 
 // A Service is an open memory plugin: a migrated database, a connection pool
 // and an embedder.
@@ -32,6 +40,7 @@ type Service struct {
 	log     *zap.Logger
 	metrics *metrics
 	adopt   adoption
+	vindex  vectorIndexer
 	// similarityTo returns the built-in embedder's exact measure of a
 	// text's relatedness to query (see hashEmbedder.similarity); nil with a
 	// provider, whose cosine is the measure.
@@ -54,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		// A bad environment value, so exit 78 as documented, not 69.
 		return nil, &envvar.Error{Name: EnvDatabaseURL, Value: "(redacted)", Reason: "does not parse as a PostgreSQL URL or connection string",
 			Accepted: "a PostgreSQL URL such as postgres://user:password@host:5432/db, or a key=value connection string"}
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		poolCfg.MaxConns = defaultPoolMaxConns
 	}
 	if poolCfg.ConnConfig.ConnectTimeout == 0 {
 		poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
@@ -79,14 +91,22 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	builtin := hashEmbedder{dim: cfg.EmbeddingDim}
 	s.embed, s.similarityTo = timedEmbedder{builtin, "builtin", s.metrics.embedding}, builtin.similarityTo
 	s.adopt.batch = defaultAdoptBatch
+	s.vindex.batch, s.vindex.bulkMin, s.vindex.wake = defaultVectorBatch, defaultBulkMin, make(chan struct{}, 1)
+	s.metrics.registerVectorIndex(&s.vindex)
 	if cfg.EmbeddingURL != "" {
 		s.embed, s.similarityTo = timedEmbedder{newProviderEmbedder(cfg), "provider", s.metrics.embedding}, nil
 	}
+	s.startVectorIndexer()
 	return s, nil
 }
 
-// Close closes the connection pool, waiting for connections in use.
-func (s *Service) Close() { s.store.pool.Close() }
+// Close stops the background vector indexer (what it has not indexed stays
+// queued for the next run) and closes the connection pool, waiting for
+// connections in use.
+func (s *Service) Close() {
+	s.stopVectorIndexer()
+	s.store.pool.Close()
+}
 
 // HTTPServer returns a server for Handler with every timeout set, so that a
 // slow or stuck client cannot hold connections forever.

@@ -166,10 +166,19 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		// serves, so that the HNSW index is the plan whatever the generic
 		// estimate of the scope. relaxed_order iterative scans may return
 		// rows slightly out of order: the rank comes from the distance.
+		// The HNSW index is on memory_vectors, filled off the write path
+		// (vectorindex.go): the large branch takes its nearest, and the
+		// still queued memories' nearest by exact distance, so that a
+		// memory is found from its 201 on.
+		largeScope := isLarge + ` AND (r.namespace || '') = ANY (` + live + `) AND ` + filter + ` AND r.embedding IS NOT NULL`
 		ctes = append(ctes, `vec_small AS (SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)`,
-			`vec_large AS (SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.recs+` r
-				WHERE `+isLarge+` AND (r.namespace || '') = ANY (`+live+`) AND `+filter+` AND r.embedding IS NOT NULL
-				ORDER BY r.embedding <=> `+v+` LIMIT `+k+`)`)
+			`vec_large AS (SELECT DISTINCT ON (dist, id) id, dist FROM (
+				(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.vecs+` x JOIN `+s.recs+` r ON r.id = x.id
+					WHERE `+largeScope+` ORDER BY x.embedding <=> (`+v+`::vector)::halfvec LIMIT `+k+`)
+				UNION ALL
+				(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.queue+` w JOIN `+s.recs+` r ON r.id = w.id
+					WHERE `+largeScope+` ORDER BY dist LIMIT `+k+`)) c
+				ORDER BY dist, id LIMIT `+k+`)`)
 		small, large = append(small, "SELECT id FROM vec_small"), append(large, "SELECT id FROM vec_large")
 		vecColumn = "v.dist"
 		smallJoins += " LEFT JOIN vec_small v ON v.id = r.id"

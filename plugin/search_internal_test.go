@@ -50,7 +50,8 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs); err != nil {
+	waitVectorIndex(t, svc)
+	if _, err := svc.store.pool.Exec(ctx, "ANALYZE "+svc.store.recs+"; ANALYZE "+svc.store.vecs); err != nil {
 		t.Fatal(err)
 	}
 	// A scope larger than exactScanMax is served by the HNSW index, where a

@@ -16,9 +16,11 @@ import (
 // store keeps namespaces and memories in PostgreSQL. All SQL is parameterised;
 // the only text spliced in is the schema name, validated and quoted at Open.
 type store struct {
-	pool *pgxpool.Pool
-	ns   string // quoted table names
-	recs string
+	pool  *pgxpool.Pool
+	ns    string // quoted table names
+	recs  string
+	vecs  string // memory_vectors: the HNSW index (vectorindex.go)
+	queue string // memory_vector_queue: written, not yet in vecs
 	// exactScanMax: see defaultExactScanMax; tests lower it to force the
 	// HNSW path on small tables.
 	exactScanMax int
@@ -60,7 +62,8 @@ func newStore(ctx context.Context, cfg *pgxpool.Config, schema string) (*store, 
 		return nil, err
 	}
 	q := quoteIdent(schema)
-	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records", exactScanMax: defaultExactScanMax}, nil
+	return &store{pool: pool, ns: q + ".memory_namespaces", recs: q + ".memory_records",
+		vecs: q + ".memory_vectors", queue: q + ".memory_vector_queue", exactScanMax: defaultExactScanMax}, nil
 }
 
 // ping checks that the database answers.
@@ -88,12 +91,23 @@ func scanNamespace(row pgx.Row) (namespace, error) {
 	return n, err
 }
 
+// putNamespace writes only when the namespace is new or the PUT changes it.
+// The workspace server PUTs a memory's namespace before every commit; an
+// upsert that always rewrote the row cost a new tuple, WAL and a synchronous
+// commit (one fsync) per commit for nothing. A PUT that changes nothing is a
+// read (no transaction id, no WAL, no flush) and keeps updated_at.
 func (s *store) putNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {
-	return scanNamespace(s.pool.QueryRow(ctx, `INSERT INTO `+s.ns+` (name, kind, expires_at, metadata)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at,
-			metadata = EXCLUDED.metadata, updated_at = now()
-		RETURNING `+namespaceColumns, name, in.Kind, in.ExpiresAt, jsonParam(in.Metadata)))
+	return scanNamespace(s.pool.QueryRow(ctx, `WITH same AS (
+			SELECT `+namespaceColumns+` FROM `+s.ns+`
+			WHERE name = $1 AND kind = $2 AND expires_at IS NOT DISTINCT FROM $3
+				AND metadata::text IS NOT DISTINCT FROM $4::text),
+		put AS (
+			INSERT INTO `+s.ns+` (name, kind, expires_at, metadata)
+			SELECT $1, $2, $3, $4::text::json WHERE NOT EXISTS (SELECT FROM same)
+			ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at,
+				metadata = EXCLUDED.metadata, updated_at = now()
+			RETURNING `+namespaceColumns+`)
+		SELECT * FROM same UNION ALL SELECT * FROM put`, name, in.Kind, in.ExpiresAt, jsonParam(in.Metadata)))
 }
 
 func (s *store) patchNamespace(ctx context.Context, name string, in namespaceInput) (namespace, error) {
@@ -137,26 +151,32 @@ func upsertArgs(in memoryInput) []any {
 }
 
 // commit writes one memory, creating its namespace (kind from the prefix) when
-// it does not exist yet; one statement, so one round trip.
+// it does not exist yet, and queues it for the vector index; one statement,
+// so one round trip.
 func (s *store) commit(ctx context.Context, in memoryInput) error {
 	args := append(upsertArgs(in), kindFromPrefix(in.Namespace))
 	_, err := s.pool.Exec(ctx, `WITH ensure_namespace AS (
-			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING)
-		`+s.upsertSQL(), args...)
+			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING),
+		written AS (`+s.upsertSQL()+` RETURNING r.id)
+		`+s.queueWritten(), args...)
 	return err
 }
 
-// commitBatch writes the items in one transaction: all of them, or none when
-// it returns an error.
+// queueWritten ends a statement whose CTE "written" returns the ids of the
+// memories it wrote: their indexed vectors, now stale if they were updated,
+// are dropped, and the ids queued for the background indexer
+// (vectorindex.go), which indexes them off the request path.
+func (s *store) queueWritten() string {
+	return `, stale AS (DELETE FROM ` + s.vecs + ` v USING written w WHERE v.id = w.id)
+		INSERT INTO ` + s.queue + ` (id) SELECT id FROM written ON CONFLICT (id) DO NOTHING`
+}
+
+// commitBatch writes the items in one statement (so all of them, or none
+// when it returns an error): the namespaces are created, then every memory
+// upserted by one INSERT over arrays, one round trip and one plan instead of
+// one statement per item, and queued for the vector index as in commit.
 func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
-	// Statements go in id order (stable, so that a repeated id keeps request
-	// order and the last write wins), and namespaces in name order: concurrent
-	// batches then take row locks in one order and cannot deadlock.
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return items[order[a]].ID < items[order[b]].ID })
+	items = lastWriteWins(items)
 	kinds := map[string]string{}
 	for _, in := range items {
 		kinds[in.Namespace] = kindFromPrefix(in.Namespace)
@@ -170,17 +190,72 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 	for i, n := range names {
 		nsKinds[i] = kinds[n]
 	}
-
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
-			ORDER BY 1 ON CONFLICT (name) DO NOTHING`, names, nsKinds)
-		upsert := s.upsertSQL()
-		for _, i := range order {
-			batch.Queue(upsert, upsertArgs(items[i])...)
+	n := len(items)
+	var (
+		ids, nss, contents, mkinds, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		expires, created                    = make([]*time.Time, n), make([]*time.Time, n)
+		props, metas                        = make([]*string, n), make([]*string, n)
+		pins                                = make([]bool, n)
+		vecs                                = make([]pgvector.Vector, n)
+	)
+	str := func(raw []byte) *string {
+		if raw == nil {
+			return nil
 		}
-		return tx.SendBatch(ctx, batch).Close()
-	})
+		v := string(raw)
+		return &v
+	}
+	for i, in := range items {
+		ids[i], nss[i], contents[i], mkinds[i], sources[i] = in.ID, in.Namespace, in.Content, in.Kind, in.Source
+		expires[i], created[i], pins[i] = in.ExpiresAt, in.CreatedAt, in.Pin
+		props[i], metas[i] = str(in.Propagation), str(in.Metadata)
+		vecs[i] = pgvector.NewVector(in.Embedding)
+	}
+	// Rows are inserted in id order and namespaces in name order:
+	// concurrent batches take their row locks in one order and cannot
+	// deadlock. created_at is kept on update unless the item sends one,
+	// as in upsertSQL.
+	_, err := s.pool.Exec(ctx, `WITH ensure_namespaces AS (
+			INSERT INTO `+s.ns+` (name, kind) SELECT * FROM unnest($1::text[], $2::text[])
+			ORDER BY 1 ON CONFLICT (name) DO NOTHING),
+		item AS (
+			SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+				$9::json[], $10::bool[], $11::json[], $12::vector[], $13::timestamptz[])
+				AS i (id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)),
+		written AS (
+		INSERT INTO `+s.recs+` AS r
+			(id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, created_at)
+		SELECT id, namespace, content, kind, source, expires_at, propagation, pin, metadata, embedding, COALESCE(created_at, now())
+		FROM item ORDER BY id
+		ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace, content = EXCLUDED.content, kind = EXCLUDED.kind,
+			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
+			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
+			created_at = COALESCE((SELECT created_at FROM item WHERE item.id = EXCLUDED.id), r.created_at), updated_at = now()
+		RETURNING r.id)
+		`+s.queueWritten(),
+		names, nsKinds, ids, nss, contents, mkinds, sources, expires, props, pins, metas, vecs, created)
+	return err
+}
+
+// lastWriteWins folds items with the same id into one, as writing them in
+// request order would leave the row: the last item's fields, and the last
+// created_at any of them sent (one INSERT cannot touch a row twice).
+func lastWriteWins(items []memoryInput) []memoryInput {
+	at := make(map[string]int, len(items))
+	out := make([]memoryInput, 0, len(items))
+	for _, in := range items {
+		j, seen := at[in.ID]
+		if !seen {
+			at[in.ID] = len(out)
+			out = append(out, in)
+			continue
+		}
+		if in.CreatedAt == nil {
+			in.CreatedAt = out[j].CreatedAt
+		}
+		out[j] = in
+	}
+	return out
 }
 
 func (s *store) deleteMemory(ctx context.Context, id, ns string) error {

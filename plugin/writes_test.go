@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -145,5 +146,101 @@ func TestALookupReturnsFoundMemoriesInTheOrderAsked(t *testing.T) {
 	}
 	if found.Memories[0].Score != nil {
 		t.Fatalf("a lookup has no score, got %v", *found.Memories[0].Score)
+	}
+}
+
+// The workspace server PUTs a memory's namespace before every commit: a PUT
+// that changes nothing must not write (no new row version, no WAL, no
+// synchronous commit), and one that changes something must.
+func TestPutNamespaceThatChangesNothingWritesNothing(t *testing.T) {
+	t.Parallel()
+	url := pgtest.New(t)
+	c := serve(t, open(t, plugin.Config{DatabaseURL: url, EmbeddingDim: 8}))
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	version := func() (xmin string) {
+		if err := conn.QueryRow(context.Background(), "SELECT xmin::text FROM memory_plugin.memory_namespaces WHERE name = $1", ws).Scan(&xmin); err != nil {
+			t.Fatal(err)
+		}
+		return xmin
+	}
+	type ns struct {
+		Metadata  map[string]any `json:"metadata"`
+		UpdatedAt string         `json:"updated_at"`
+	}
+	body := `{"kind":"workspace","expires_at":"2099-01-01T00:00:00Z","metadata":{"b":1}}`
+	var first, again, changed ns
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, body, &first)
+	before := version()
+	for range 3 {
+		c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, body, &again)
+	}
+	if after := version(); after != before || again.UpdatedAt != first.UpdatedAt || again.Metadata["b"] != 1.0 {
+		t.Fatalf("a PUT that changes nothing wrote: xmin %s -> %s, updated_at %s -> %s, answer %+v", before, after, first.UpdatedAt, again.UpdatedAt, again)
+	}
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, `{"kind":"workspace","expires_at":"2099-01-01T00:00:00Z","metadata":{"b":2}}`, &changed)
+	if version() == before || changed.UpdatedAt == first.UpdatedAt || changed.Metadata["b"] != 2.0 {
+		t.Fatalf("a PUT that changes metadata did not write: %+v", changed)
+	}
+	// Clearing a field is a change too.
+	c.must(http.StatusOK, "PUT", "/v1/namespaces/"+ws, `{"kind":"workspace"}`, &changed)
+	if changed.Metadata != nil {
+		t.Fatalf("a PUT without metadata kept it: %+v", changed)
+	}
+}
+
+// A batch is written by one statement over arrays, which cannot touch a row
+// twice: items with the same id must still end as writing them in request
+// order would (the last item's fields, the last created_at sent, an existing
+// row's created_at kept otherwise), with every item answered "written".
+func TestBatchWithRepeatedIDsEndsAsWrittenInOrder(t *testing.T) {
+	t.Parallel()
+	c := start(t, plugin.Config{DatabaseURL: pgtest.New(t), EmbeddingDim: 8})
+	const a, b = "0b7f6c1e-3d0a-4a51-9a43-5b2f3c4d5e6f", "1b7f6c1e-3d0a-4a51-9a43-5b2f3c4d5e6f"
+	other := "team:" + strings.Repeat("7", 8)
+	c.commit(ws, "b before the batch", map[string]any{"id": b, "created_at": "2001-01-01T00:00:00Z"})
+	item := func(id, ns, content string, extra map[string]any) map[string]any {
+		m := map[string]any{"id": id, "namespace": ns, "content": content, "kind": "fact", "source": "agent"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	var answer struct {
+		Results []struct {
+			Index  int
+			ID     string
+			Status string
+		}
+	}
+	c.must(http.StatusOK, "POST", "/v1/memories/batch", map[string]any{"memories": []any{
+		item(a, ws, "a first", map[string]any{"created_at": "2010-01-01T00:00:00Z", "pin": true}),
+		item(b, ws, "b second", map[string]any{"propagation": map[string]any{"x": 1}}),
+		item(a, ws, "a second", nil),
+		item(a, other, "a last", map[string]any{"metadata": map[string]any{"k": "v"}}),
+	}}, &answer)
+	if len(answer.Results) != 4 {
+		t.Fatalf("results %+v; want 4", answer.Results)
+	}
+	for i, r := range answer.Results {
+		if r.Index != i || r.Status != "written" {
+			t.Fatalf("result %d: %+v; want written", i, r)
+		}
+	}
+	var found memories
+	c.must(http.StatusOK, "POST", "/v1/memories/lookup", map[string]any{"ids": []string{a, b}}, &found)
+	if len(found.Memories) != 2 {
+		t.Fatalf("lookup found %d memories; want 2", len(found.Memories))
+	}
+	ma, mb := found.Memories[0], found.Memories[1]
+	if ma.Content != "a last" || ma.Namespace != other || ma.Pin || string(ma.Metadata) != `{"k":"v"}` ||
+		!ma.CreatedAt.Equal(time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("a = %+v; want the last item's fields and the first item's created_at", ma)
+	}
+	if mb.Content != "b second" || string(mb.Propagation) != `{"x":1}` || !mb.CreatedAt.Equal(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("b = %+v; want the batch's fields and the stored created_at", mb)
 	}
 }

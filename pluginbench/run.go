@@ -45,7 +45,7 @@ type Figures struct {
 	HitAt10        float64
 	UnrelatedEmpty float64
 	RSS, HWM       int64 // bytes, after the run
-	TableBytes     int64 // memory_records with indexes
+	TableBytes     int64 // memory_records with indexes, and ours' memory_vectors and queue
 }
 
 // Run loads the corpus into the baseline and into ours, measures both and
@@ -187,7 +187,9 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 		if f.RSS, f.HWM, err = initbench.Memory(s.cmd.Process.Pid); err != nil {
 			return base, ours, fmt.Errorf("%s: reading its memory: %w", s.name, err)
 		}
-		if f.TableBytes, err = querySize(ctx, s.dbURL, "SELECT pg_total_relation_size('memory_plugin.memory_records')"); err != nil {
+		if f.TableBytes, err = querySize(ctx, s.dbURL, `SELECT pg_total_relation_size('memory_plugin.memory_records')
+			+ coalesce(pg_total_relation_size(to_regclass('memory_plugin.memory_vectors')), 0)
+			+ coalesce(pg_total_relation_size(to_regclass('memory_plugin.memory_vector_queue')), 0)`); err != nil {
 			return base, ours, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
