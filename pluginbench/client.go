@@ -26,9 +26,12 @@ func newClient(base string, conns int) *client {
 
 // do sends body as JSON and reads the answer, which must have status want.
 func (c *client) do(ctx context.Context, method, path string, body any, want int) ([]byte, error) {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
+	var data []byte // nil body: none
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(data))
 	if err != nil {

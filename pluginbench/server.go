@@ -2,6 +2,7 @@ package pluginbench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,6 +92,46 @@ func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
 			return fmt.Errorf("not healthy within %s", limit)
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// waitIndexed polls ours' /v1/health until its background vector index
+// holds at least n memories with nothing pending and no rebuild running, and
+// returns how long that took; a server without "vector_index" (the baseline)
+// has nothing to wait for. Recall is then measured in the steady state an
+// operator sees after a load, and the wait is reported as a figure of its own.
+func (s *server) waitIndexed(ctx context.Context, n int64, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := time.After(limit)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var health struct {
+			VectorIndex *struct {
+				Pending, Indexed int64
+				Rebuilding       bool
+			} `json:"vector_index"`
+		}
+		body, err := s.client.do(ctx, http.MethodGet, "/v1/health", nil, http.StatusOK)
+		if err == nil {
+			err = json.Unmarshal(body, &health)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: reading /v1/health: %w", s.name, err)
+		}
+		v := health.VectorIndex
+		if v == nil || v.Indexed >= n && v.Pending == 0 && !v.Rebuilding {
+			return time.Since(start), nil
+		}
+		select {
+		case <-s.exited:
+			return 0, fmt.Errorf("%s exited while its vector index was being built", s.name)
+		case <-deadline:
+			return 0, fmt.Errorf("%s: vector index not complete within %s (%d indexed, %d pending)", s.name, limit, v.Indexed, v.Pending)
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		case <-tick.C:
 		}
 	}
