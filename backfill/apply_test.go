@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // kept is what a plugin keeps of a copied row besides its namespace, content,

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // summaryJSON is the -json document, as a script would read it.

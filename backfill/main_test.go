@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentplatform/tenant-init/envvar"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {

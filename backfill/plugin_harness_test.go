@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	memoryplugin "github.com/agentplatform/tenant-init/plugin"
 )
 

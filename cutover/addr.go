@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/loopback"
 )
 
 const (
@@ -24,17 +25,6 @@ func parsePluginURL(raw string) (*url.URL, error) {
 		return nil, &envvar.Error{Name: varURL, Value: raw, Accepted: acceptedURL}
 	}
 	return u, nil
-}
-
-// IsLoopback reports whether a host means "this container": localhost or any
-// loopback address (127.0.0.0/8, ::1). It is the one definition: the cutover
-// rules and the plugin's refusal to listen elsewhere without a token use it.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // A hostPort is a parsed listen address.
@@ -145,7 +135,7 @@ func serves(listen *hostPort, urlHost string) bool {
 		return true
 	}
 	if strings.EqualFold(listen.host, "localhost") || strings.EqualFold(urlHost, "localhost") {
-		return IsLoopback(listen.host)
+		return loopback.IsHost(listen.host)
 	}
 	a, b := net.ParseIP(listen.host), net.ParseIP(urlHost)
 	return a != nil && b != nil && a.Equal(b)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/loopback"
 )
 
 // The variables Read consults; the names are the operators' contract.
@@ -138,7 +139,7 @@ func Read(env envvar.Lookup) (Plan, error) {
 	// An external URL wins over MEMORY_V2_CUTOVER=true: the main services will
 	// talk to that URL, so a local sidecar would serve nobody.
 	switch {
-	case pluginURL != nil && !IsLoopback(pluginURL.Hostname()):
+	case pluginURL != nil && !loopback.IsHost(pluginURL.Hostname()):
 		p.Mode = ModeExternal
 	case disable:
 		p.Mode = ModeDisabled

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/logging"
-	"github.com/agentplatform/tenant-init/pgtest"
 )
 
 // stopGrace is the `docker stop -t` of the tests: docker's default, the time

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/agentplatform/tenant-init/envvar"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // labelKey marks every container and image the tests create; its value is

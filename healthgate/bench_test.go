@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/agentplatform/tenant-init/healthgate"
-	"github.com/agentplatform/tenant-init/lagbench"
+	"github.com/agentplatform/tenant-init/internal/lagbench"
 )
 
 // BenchmarkReadyToPass measures the dead time between a sidecar turning

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/agentplatform/tenant-init/initbench"
-	"github.com/agentplatform/tenant-init/lagbench"
+	"github.com/agentplatform/tenant-init/internal/lagbench"
 )
 
 // TestMain doubles as the stamp service of the forwarding measurement.

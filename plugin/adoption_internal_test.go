@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // TestTheTablesOfThePlatformsPluginAreAdoptedInPlace boots the plugin on the

@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
+	"github.com/agentplatform/tenant-init/loopback"
 )
 
 // Names of the environment variables ConfigFromEnv reads.
@@ -183,7 +183,7 @@ func (c Config) checkListen() error {
 	if err != nil || port == "" {
 		return &envvar.Error{Name: EnvListenAddr, Value: c.ListenAddr, Accepted: accepted}
 	}
-	if cutover.IsLoopback(host) || c.Token != "" || c.AllowInsecure {
+	if loopback.IsHost(host) || c.Token != "" || c.AllowInsecure {
 		return nil
 	}
 	return &envvar.Error{

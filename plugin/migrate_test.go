@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/plugin"
 )
 

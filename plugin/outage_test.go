@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/plugin"
 )
 

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/plugin"
 )
 

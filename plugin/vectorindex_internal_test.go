@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // waitVectorIndex waits until the background indexer has emptied the queue.

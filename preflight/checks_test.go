@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/inittest"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/supervisor"
 	"github.com/jackc/pgx/v5"
 )

@@ -9,8 +9,8 @@ import (
 
 	"github.com/agentplatform/tenant-init/cutover"
 	"github.com/agentplatform/tenant-init/envvar"
-	"github.com/agentplatform/tenant-init/inittest"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/agentplatform/tenant-init/supervisor"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
 	"github.com/agentplatform/tenant-init/supervisor"
 )
 

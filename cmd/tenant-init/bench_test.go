@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/inittest"
-	"github.com/agentplatform/tenant-init/lagbench"
+	"github.com/agentplatform/tenant-init/internal/inittest"
+	"github.com/agentplatform/tenant-init/internal/lagbench"
 )
 
 // BenchmarkReadyToMainStart measures, end to end, the dead time between the

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/inittest"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // checkReport is the --json output, decoded the way a script would.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
 )
 
 // runCLI runs tenant-init to completion, outside any namespace: these cases

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/inittest"
-	"github.com/agentplatform/tenant-init/pgtest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
+	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // tenantInit is the binary under test, built once by TestMain as it ships

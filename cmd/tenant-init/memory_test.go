@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
 )
 
 // These tests run the real tenant-init with testdata/sidecar as

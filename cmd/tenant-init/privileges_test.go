@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
 )
 
 // testUsers replaces /etc/passwd and /etc/group inside the init's own mount

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/inittest"
+	"github.com/agentplatform/tenant-init/internal/inittest"
 	"golang.org/x/sys/unix"
 )
 
