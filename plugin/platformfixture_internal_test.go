@@ -94,10 +94,7 @@ func loadPlatformFixture(t testing.TB, dbURL, vectorSchema string, n int) []plat
 			r.propagation = `[1, 2]` // stored by some writer before anyone checked
 		}
 		if i%10 == 1 {
-			r.foreign = make([]float32, 1536)
-			for j := range r.foreign {
-				r.foreign[j] = rng.Float32() - 0.5
-			}
+			r.foreign = randomVector(rng, 1536)
 		}
 		rows[i] = r
 		var prop, emb any

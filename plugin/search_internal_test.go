@@ -24,13 +24,7 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	defer svc.Close()
 
 	rng := rand.New(rand.NewPCG(3, 4))
-	vec := func() []float32 {
-		v := make([]float32, dim)
-		for i := range v {
-			v[i] = rng.Float32() - 0.5
-		}
-		return v
-	}
+	vec := func() []float32 { return randomVector(rng, dim) }
 	// A tenth of the rows in another namespace, a tenth of the rest of
 	// another kind, and 30 rows in a namespace of their own.
 	for b := 0; b < 8; b++ {

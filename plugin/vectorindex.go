@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,35 @@ type vectorIndexer struct {
 	done       chan struct{}
 	// afterBatch, when set (tests), runs after each indexed batch.
 	afterBatch func(n int)
+	// caughtUp holds the channels of those waiting for the queue to be
+	// found empty (waitCaughtUp); the indexer closes them when it finds it so.
+	mu       sync.Mutex
+	caughtUp []chan struct{}
+}
+
+// waitCaughtUp returns a channel closed once the indexer, after this call,
+// finds the queue empty with no rebuild running: what a caller that has
+// written memories waits for before relying on the HNSW index alone.
+func (v *vectorIndexer) waitCaughtUp() <-chan struct{} {
+	c := make(chan struct{})
+	v.mu.Lock()
+	v.caughtUp = append(v.caughtUp, c)
+	v.mu.Unlock()
+	select { // look now rather than at the next write or count
+	case v.wake <- struct{}{}:
+	default:
+	}
+	return c
+}
+
+// reportCaughtUp releases every waitCaughtUp so far.
+func (v *vectorIndexer) reportCaughtUp() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, c := range v.caughtUp {
+		close(c)
+	}
+	v.caughtUp = nil
 }
 
 // wrote tells the indexer that memories were queued.
@@ -191,6 +221,7 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 					zap.Duration("elapsed", time.Since(backlogStart)))
 			}
 			backlog = 0
+			v.reportCaughtUp()
 			select {
 			case <-ctx.Done():
 			case <-v.wake:
@@ -301,9 +332,6 @@ func (s *store) indexVectors(ctx context.Context, after string, n int) (popped i
 		SELECT count(*), max(id::text) FROM popped`, after, n).Scan(&popped, &lastID)
 	if lastID != nil {
 		last = *lastID
-	}
-	if errors.Is(err, context.Canceled) {
-		return 0, "", err
 	}
 	return popped, last, err
 }

@@ -14,22 +14,24 @@ import (
 	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
-// waitVectorIndex waits until the background indexer has emptied the queue.
+// randomVector returns dim components uniform in [-0.5, 0.5): vectors
+// unrelated to each other, for tests of the vector paths.
+func randomVector(rng *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = rng.Float32() - 0.5
+	}
+	return v
+}
+
+// waitVectorIndex waits until the background indexer has found the queue
+// empty, with no rebuild running.
 func waitVectorIndex(t testing.TB, svc *Service) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var n int
-		if err := svc.store.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+svc.store.queue).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d memories still queued for the vector index after a minute", n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-svc.vindex.waitCaughtUp():
+	case <-time.After(time.Minute):
+		t.Fatal("the vector indexer did not catch up within a minute")
 	}
 }
 
@@ -49,13 +51,7 @@ func TestQueuedMemoriesAreFoundThenIndexedInTheBackground(t *testing.T) {
 	svc.stopVectorIndexer()
 	svc.store.exactScanMax = 0 // force the large-scope path
 	rng := rand.New(rand.NewPCG(1, 2))
-	vec := func() []float32 {
-		v := make([]float32, dim)
-		for i := range v {
-			v[i] = rng.Float32() - 0.5
-		}
-		return v
-	}
+	vec := func() []float32 { return randomVector(rng, dim) }
 	items := make([]memoryInput, 1200)
 	for i := range items {
 		items[i] = memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: fmt.Sprint("memory ", i),
@@ -180,10 +176,7 @@ func TestALargeBacklogRebuildsTheIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	items := make([]memoryInput, 1500)
 	for i := range items {
-		v := make([]float32, dim)
-		for j := range v {
-			v[j] = rng.Float32() - 0.5
-		}
+		v := randomVector(rng, dim)
 		items[i] = memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: fmt.Sprint("memory ", i), Kind: "fact", Source: "agent", Embedding: v}
 	}
 	for from := 0; from < len(items); from += 500 {
@@ -212,13 +205,7 @@ func TestALargeBacklogRebuildsTheIndex(t *testing.T) {
 	before := indexOID()
 	svc.vindex.bulkMin = 1000
 	svc.startVectorIndexer()
-	waitVectorIndex(t, svc)
-	// The queue empties before the index is built.
-	for deadline := time.Now().Add(time.Minute); svc.vindex.rebuilding.Load(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("still rebuilding after a minute")
-		}
-	}
+	waitVectorIndex(t, svc) // the rebuild runs in the indexer's loop, before it finds the queue empty
 	svc.stopVectorIndexer()
 	if svc.vindex.indexed.Load() != int64(len(items)) {
 		t.Fatalf("%d indexed by this process; want %d", svc.vindex.indexed.Load(), len(items))
