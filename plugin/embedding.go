@@ -228,13 +228,20 @@ func (hashEmbedder) similarityTo(query string) func(content string) float64 {
 	for _, g := range q.grams {
 		table.add(g.id, g.weight)
 	}
+	qHashes := make([]uint64, len(q.words))
+	for i, w := range q.words {
+		qHashes[i] = wordHash(w.word)
+	}
 	return func(content string) float64 {
 		if q.norm2 == 0 {
 			return 0
 		}
 		m := measures.Get().(*contentMeasure)
 		defer measures.Put(m)
-		dot, norm2, ok := m.measure(&q, &table, content)
+		dot, norm2, ok, ascii := m.ascii.measure(&q, qHashes, content)
+		if !ascii {
+			dot, norm2, ok = m.measure(&q, &table, content)
+		}
 		if !ok { // a text of stop words or punctuation only: the general way
 			m.slow.reset(content)
 			dot, norm2 = q.dot(&m.slow), m.slow.norm2
@@ -254,6 +261,7 @@ var measures = sync.Pool{New: func() any { return new(contentMeasure) }}
 // into one reused buffer, and trigrams are counted in a reused hash table
 // instead of being sorted. The sums are the same (see featureSet.reset).
 type contentMeasure struct {
+	ascii asciiMeasure
 	grams gramTable
 	lower []byte
 	words [][]byte
