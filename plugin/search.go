@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/pgvector/pgvector-go"
 )
 
@@ -201,95 +202,80 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var cands []candidate
-	for rows.Next() {
-		var c candidate
-		m, err := scanMemory(scanAlso{rows, []any{&c.dist, &c.tr}}, false)
+	buf := rowBuffers.Get().(*recallRows)
+	defer rowBuffers.Put(buf)
+	if err := readRecallRows(rows, buf); err != nil {
+		return nil, err
+	}
+	m := typeMaps.Get().(*pgtype.Map)
+	defer typeMaps.Put(m)
+	if err := buf.decodeRanking(m); err != nil {
+		return nil, err
+	}
+	var out []memory
+	for _, c := range fuse(buf.cands, p) {
+		mem, err := buf.memory(m, c)
 		if err != nil {
 			return nil, err
 		}
-		c.memory = m
-		cands = append(cands, c)
+		score := c.score // c is in buf, which the next recall reuses
+		mem.Score = &score
+		out = append(out, mem)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return fuse(cands, p), nil
+	return out, nil
 }
 
-// scanAlso scans its columns into extra after the destinations asked.
-type scanAlso struct {
-	pgx.Row
-	extra []any
-}
-
-func (r scanAlso) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
-
-// A candidate is a memory of the vector list, the full-text list or both:
-// its cosine distance to the query vector when it is in the former, its
-// ts_rank_cd when it is in the latter.
-type candidate struct {
-	memory
-	dist *float64
-	tr   *float32
-}
-
-// fuse ranks the candidates as recall answers, and keeps p.limit of them.
+// fuse ranks the candidates as recall answers, and returns p.limit of them.
 // Each list is ranked as the statement selected it (nearest first; best
 // full-text rank first; then by id), the vector list is re-ranked
 // (neighbours), then each memory scores Σ 1/(rrfK + rank) over the lists it
 // is in; pinned memories come first, then the higher score, the newer, the
 // smaller id.
-func fuse(cands []candidate, p searchPlan) []memory {
-	score := make(map[*candidate]float64, len(cands))
+func fuse(cands []candidate, p searchPlan) []*candidate {
 	var vec, fts []*candidate
 	for i := range cands {
 		c := &cands[i]
-		if c.dist != nil {
+		c.score, c.ranked = 0, false
+		if c.inVec {
 			vec = append(vec, c)
 		}
-		if c.tr != nil {
+		if c.inFTS {
 			fts = append(fts, c)
 		}
 	}
 	slices.SortFunc(fts, func(a, b *candidate) int {
-		if *a.tr != *b.tr {
-			return cmp.Compare(*b.tr, *a.tr)
+		if a.tr != b.tr {
+			return cmp.Compare(b.tr, a.tr)
 		}
-		return strings.Compare(a.ID, b.ID)
+		return compareIDs(a, b)
 	})
+	ranked := make([]*candidate, 0, len(cands))
 	for i, c := range fts {
-		score[c] = 1 / float64(rrfK+i+1)
+		c.score, c.ranked = 1/float64(rrfK+i+1), true
+		ranked = append(ranked, c)
 	}
 	for i, c := range neighbours(vec, p) {
-		score[c] += 1 / float64(rrfK+i+1)
-	}
-	ranked := make([]*candidate, 0, len(score))
-	for c := range score {
-		ranked = append(ranked, c)
+		c.score += 1 / float64(rrfK+i+1)
+		if !c.ranked {
+			c.ranked = true
+			ranked = append(ranked, c)
+		}
 	}
 	slices.SortFunc(ranked, func(a, b *candidate) int {
 		switch {
-		case a.Pin != b.Pin:
-			if a.Pin {
+		case a.pin != b.pin:
+			if a.pin {
 				return -1
 			}
 			return 1
-		case score[a] != score[b]:
-			return cmp.Compare(score[b], score[a])
-		case !a.CreatedAt.Equal(b.CreatedAt):
-			return b.CreatedAt.Compare(a.CreatedAt)
+		case a.score != b.score:
+			return cmp.Compare(b.score, a.score)
+		case !a.createdAt.Equal(b.createdAt):
+			return b.createdAt.Compare(a.createdAt)
 		}
-		return strings.Compare(a.ID, b.ID)
+		return compareIDs(a, b)
 	})
-	out := make([]memory, 0, min(len(ranked), p.limit))
-	for _, c := range ranked[:min(len(ranked), p.limit)] {
-		sc := score[c]
-		c.Score = &sc
-		out = append(out, c.memory)
-	}
-	return out
+	return ranked[:min(len(ranked), p.limit)]
 }
 
 // neighbours returns the vector list, best first, keeping only those at
@@ -299,10 +285,10 @@ func fuse(cands []candidate, p searchPlan) []memory {
 // walk max_scan_tuples rows looking for matches that do not exist.
 func neighbours(vec []*candidate, p searchPlan) []*candidate {
 	slices.SortFunc(vec, func(a, b *candidate) int {
-		if *a.dist != *b.dist {
-			return cmp.Compare(*a.dist, *b.dist)
+		if a.dist != b.dist {
+			return cmp.Compare(a.dist, b.dist)
 		}
-		return strings.Compare(a.ID, b.ID)
+		return compareIDs(a, b)
 	})
 	type neighbour struct {
 		c   *candidate
@@ -310,9 +296,9 @@ func neighbours(vec []*candidate, p searchPlan) []*candidate {
 	}
 	kept := make([]neighbour, 0, len(vec))
 	for _, c := range vec {
-		sim := 1 - *c.dist
+		sim := 1 - c.dist
 		if p.similarity != nil {
-			sim = p.similarity(c.Content)
+			sim = p.similarity(c.content)
 		}
 		if p.minSimilarity <= 0 || sim >= p.minSimilarity { // 0: the floor is off
 			kept = append(kept, neighbour{c, sim})
@@ -320,9 +306,9 @@ func neighbours(vec []*candidate, p searchPlan) []*candidate {
 	}
 	// The exact measure ranks too: it is what the hashed distance estimates.
 	slices.SortStableFunc(kept, func(a, b neighbour) int { return cmp.Compare(b.sim, a.sim) })
-	out := make([]*candidate, len(kept))
-	for i, n := range kept {
-		out[i] = n.c
+	out := vec[:0] // vec is read no more: its array holds the answer
+	for _, n := range kept {
+		out = append(out, n.c)
 	}
 	return out
 }
