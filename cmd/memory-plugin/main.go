@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -58,31 +57,58 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := &cobra.Command{
-		Use:           "memory-plugin",
-		Short:         "Serve the memory plugin HTTP API v1 on PostgreSQL + pgvector",
-		Long:          help(),
-		Args:          cobra.NoArgs,
-		Version:       version + " (" + commit + ")",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(stderr)
-		},
+	// The command line is two flags, parsed here rather than by cobra: a
+	// sidecar that runs for the container's life should not map a command
+	// framework's code (cobra, pflag, text/template) it uses once.
+	help, showVersion, extra := false, false, ""
+	usageError := func(msg string) int {
+		fmt.Fprintf(stderr, "memory-plugin: %s (see memory-plugin --help)\n", msg)
+		return exitUsage
 	}
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	err := cmd.Execute()
-	var ee *exitError
+	for _, arg := range args {
+		switch {
+		case arg == "-h" || arg == "--help":
+			help = true
+		case arg == "-v" || arg == "--version":
+			showVersion = true
+		case strings.HasPrefix(arg, "--"):
+			return usageError("unknown flag: " + arg)
+		case strings.HasPrefix(arg, "-") && len(arg) > 1:
+			return usageError(fmt.Sprintf("unknown shorthand flag: %q in %s", arg[1], arg))
+		case extra == "":
+			extra = arg
+		}
+	}
+	// As cobra did: a bad flag is an error whatever else is asked, --help
+	// and --version win over an argument.
 	switch {
-	case err == nil:
+	case help:
+		fmt.Fprint(stdout, usage())
 		return exitOK
-	case errors.As(err, &ee):
+	case showVersion:
+		fmt.Fprintf(stdout, "memory-plugin version %s (%s)\n", version, commit)
+		return exitOK
+	case extra != "":
+		return usageError(fmt.Sprintf("unknown command %q for %q", extra, "memory-plugin"))
+	}
+	err := serve(stderr)
+	var ee *exitError
+	if errors.As(err, &ee) {
 		return ee.code // already logged
 	}
-	fmt.Fprintf(stderr, "memory-plugin: %v (see memory-plugin --help)\n", err)
-	return exitUsage
+	return exitOK
+}
+
+// usage is --help's text.
+func usage() string {
+	return help() + `
+Usage:
+  memory-plugin [flags]
+
+Flags:
+  -h, --help      help for memory-plugin
+  -v, --version   version for memory-plugin
+`
 }
 
 func serve(stderr io.Writer) error {

@@ -236,3 +236,41 @@ func TestHelpDocumentsEveryVariableAndExitCode(t *testing.T) {
 		t.Fatalf("an unknown flag exits %d; want %d", code, exitUsage)
 	}
 }
+
+// The command line is parsed by hand since cobra left this program; it
+// answers as cobra did, so that nothing a script sees changed.
+func TestTheCommandLineAnswersAsBefore(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // a line it must hold
+		stderr string
+	}{
+		{"--version prints the version and the commit", []string{"--version"}, exitOK, "memory-plugin version dev (unknown)\n", ""},
+		{"-v is --version", []string{"-v"}, exitOK, "memory-plugin version dev (unknown)\n", ""},
+		{"-h prints the usage after the help", []string{"-h"}, exitOK, "  -v, --version   version for memory-plugin\n", ""},
+		{"an unknown long flag is a usage error", []string{"--bad"}, exitUsage, "",
+			"memory-plugin: unknown flag: --bad (see memory-plugin --help)\n"},
+		{"an unknown short flag is a usage error", []string{"-x"}, exitUsage, "",
+			"memory-plugin: unknown shorthand flag: 'x' in -x (see memory-plugin --help)\n"},
+		{"an argument is a usage error", []string{"serve"}, exitUsage, "",
+			"memory-plugin: unknown command \"serve\" for \"memory-plugin\" (see memory-plugin --help)\n"},
+		{"--help wins over an argument", []string{"extra", "--help"}, exitOK, "Usage:\n", ""},
+		{"an unknown flag wins over --help", []string{"--help", "--bad"}, exitUsage, "", "unknown flag: --bad"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, &stdout, &stderr); code != tc.code {
+				t.Fatalf("exit %d; want %d (stderr %q)", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.stdout) || (tc.stdout == "") != (stdout.Len() == 0) {
+				t.Errorf("stdout %q; want it to hold %q", stdout.String(), tc.stdout)
+			}
+			if !strings.Contains(stderr.String(), tc.stderr) || (tc.stderr == "") != (stderr.Len() == 0) {
+				t.Errorf("stderr %q; want it to hold %q", stderr.String(), tc.stderr)
+			}
+		})
+	}
+}
