@@ -171,14 +171,31 @@ func (f *featureSet) dot(g *featureSet) float64 {
 	return d
 }
 
+// embedScratch is what embedding one text needs besides its answer, kept
+// from text to text (every recall embeds its query).
+type embedScratch struct {
+	v    []float64
+	f    featureSet
+	name []byte
+}
+
+var embedScratches = sync.Pool{New: func() any { return new(embedScratch) }}
+
 func (h hashEmbedder) embed(text string) []float32 {
-	v := make([]float64, h.dim)
-	var f featureSet
+	sc := embedScratches.Get().(*embedScratch)
+	defer embedScratches.Put(sc)
+	if cap(sc.v) < h.dim {
+		sc.v = make([]float64, h.dim)
+	}
+	v := sc.v[:h.dim]
+	clear(v)
+	f := &sc.f
 	f.reset(text)
 	// In a fixed order, the features' names' ("g:..." before "w:...",
 	// each sorted): float sums depend on the order, and the same text must
 	// give the same vector bit for bit.
-	var name []byte
+	name := sc.name[:0]
+	defer func() { sc.name = name[:0] }()
 	for _, g := range f.grams {
 		name = append(name[:0], "g:"...)
 		for _, r := range gramRunes(g.id) {

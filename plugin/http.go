@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -233,9 +234,22 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, ae.Status, ae)
 }
 
+// answerBuffers keeps the buffers of small answers (a recall's is a few
+// KB) from request to request; a large one (a lookup of 1000 memories) is
+// left to the GC rather than held for the process's life.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledAnswer = 64 << 10
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledAnswer {
+			answerBuffers.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false) // content comes back as written
 	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError

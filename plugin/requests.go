@@ -3,6 +3,7 @@ package plugin
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -204,14 +205,16 @@ func decodeSearch(data []byte, dim int) (searchInput, *apiError) {
 	if len(r.Namespaces) == 0 {
 		return in, badRequest("namespaces is empty")
 	}
+	// The fields' names are formatted only for an error: every recall
+	// checks its three or so namespaces.
 	for i, ns := range r.Namespaces {
-		if err := checkNamespaceField(fmt.Sprintf("namespaces[%d]", i), ns); err != nil {
-			return in, err
+		if why := checkNamespace(ns); why != "" {
+			return in, fieldError(fmt.Sprintf("namespaces[%d]", i), why)
 		}
 	}
 	for i, k := range r.Kinds {
-		if err := oneOf(fmt.Sprintf("kinds[%d]", i), k, memoryKinds); err != nil {
-			return in, err
+		if !slices.Contains(memoryKinds, k) {
+			return in, oneOf(fmt.Sprintf("kinds[%d]", i), k, memoryKinds)
 		}
 	}
 	switch {
