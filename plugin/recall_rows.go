@@ -51,6 +51,18 @@ type pgconnField struct {
 
 var rowBuffers = sync.Pool{New: func() any { return new(recallRows) }}
 
+// maxPooledRows bounds the raw bytes a pooled buffer keeps: a recall of
+// 100 memories of 256 KiB each reads megabytes, which the pool must not
+// hold for the process's life.
+const maxPooledRows = 256 << 10
+
+// release returns buf to rowBuffers unless it grew past maxPooledRows.
+func (buf *recallRows) release() {
+	if cap(buf.raw) <= maxPooledRows {
+		rowBuffers.Put(buf)
+	}
+}
+
 // typeMaps decode the rows once the connection is back in the pool (a
 // connection's own map is not safe for concurrent use, nor is this one):
 // the builtin types of recall's columns decode the same in any map.

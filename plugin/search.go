@@ -203,7 +203,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		return nil, err
 	}
 	buf := rowBuffers.Get().(*recallRows)
-	defer rowBuffers.Put(buf)
+	defer buf.release()
 	if err := readRecallRows(rows, buf); err != nil {
 		return nil, err
 	}
