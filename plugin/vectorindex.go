@@ -216,18 +216,20 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 		case popped > 0 || after != zeroUUID:
 			after = zeroUUID // ids below the cursor may have been queued since: go round
 		default:
-			// The queue is empty (or held by another plugin): wait for a
-			// write, or look again in a while.
+			// The queue is empty (or held by another plugin): VACUUM
+			// what was indexed (at most every vacuumEvery while writes
+			// go on), then wait for a write, or look again in a while.
+			writing := time.Since(time.Unix(0, v.lastWrite.Load())) < giveWay
+			if n := v.indexed.Load(); n-vacuumedAt >= vacuumMin && (!writing || time.Since(lastVacuum) >= vacuumEvery) {
+				s.vacuumVectors(ctx)
+				vacuumedAt, lastVacuum = n, time.Now()
+			}
 			v.pending.Store(0)
 			if backlog >= logBacklog {
 				s.log.Info("vector index: caught up", zap.Int64("indexed", backlog),
 					zap.Duration("elapsed", time.Since(backlogStart)))
 			}
 			backlog = 0
-			if n := v.indexed.Load(); n-vacuumedAt >= vacuumMin && time.Since(lastVacuum) >= vacuumEvery {
-				s.vacuumVectors(ctx)
-				vacuumedAt, lastVacuum = n, time.Now()
-			}
 			v.reportCaughtUp()
 			select {
 			case <-ctx.Done():
@@ -242,8 +244,8 @@ const zeroUUID = "00000000-0000-0000-0000-000000000000"
 
 const (
 	// vacuumMin: memory_vectors is VACUUMed once the queue is empty and at
-	// least this many memories were indexed since the last VACUUM, and at
-	// most once per vacuumEvery.
+	// least this many memories were indexed since the last VACUUM; while
+	// writes go on, at most once per vacuumEvery.
 	vacuumMin   = 500
 	vacuumEvery = 10 * time.Second
 )
