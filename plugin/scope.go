@@ -25,14 +25,13 @@ import (
 // chosen are then read by id from memory_records, which rechecks them and
 // gives their exact distance.
 //
-// The halfvec distance is within halfvecSlack of the exact one (both
-// vectors l2-normalised: each component rounded to half precision is off by
-// at most 2^-11 of itself, so the cosine by at most about 4 × 2^-11 ≈
-// 0.002), so every memory of the exact top k has a halfvec distance within
-// 2 × halfvecSlack of the k-th smallest halfvec distance: the window read
+// The halfvec distance is within 0.0025 of the exact one (both vectors
+// l2-normalised: each component rounded to half precision is off by at most
+// 2^-11 of itself, so the cosine by at most about 4 × 2^-11 ≈ 0.002), so
+// every memory of the exact top k has a halfvec distance within twice that,
+// halfvecWindow, of the k-th smallest halfvec distance: the window read
 // holds the exact top k, and the exact distances order it. Measured at
 // 100,000 memories: the largest difference was 0.0001.
-const halfvecSlack = 0.0025
 
 // nearest keeps the vector list to the k candidates nearest the query, by
 // exact distance then id as PostgreSQL orders them (NaN last: a zero
@@ -124,7 +123,8 @@ func (s *store) smallVectorList(p searchPlan, v, vh, k, isSmall string, filterOf
 	}
 }
 
-// halfvecWindow is 2 × halfvecSlack, as SQL.
+// halfvecWindow is twice the largest difference between a halfvec and an
+// exact distance (above), as SQL.
 const halfvecWindow = "0.005"
 
 // normalized returns v scaled to length 1 (a zero vector unchanged), as
