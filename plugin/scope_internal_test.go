@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -200,4 +201,46 @@ func answer(ms []memory) string {
 		fmt.Fprintf(&b, "%s:%v ", m.ID[:8], *m.Score)
 	}
 	return b.String()
+}
+
+// nearest keeps the k nearest of the vector list as PostgreSQL's ORDER BY
+// dist, id LIMIT k would: ties by id, NaN (a zero vector's distance) last.
+func TestNearestKeepsTheVectorListAsPostgreSQLOrdersIt(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	r := float32(1)
+	nan := math.NaN()
+	tests := []struct {
+		name  string
+		dists []*float64 // candidate i has id "i"
+		tr    []bool
+		k     int
+		want  string // the ids left in the vector list, then those kept
+	}{
+		{"the nearest k are kept, ties broken by id", []*float64{f(0.3), f(0.1), f(0.1), f(0.2)}, nil, 2, "vec 1 2; kept 1 2"},
+		{"a NaN distance sorts after every number", []*float64{f(nan), f(0.9), f(0.5)}, nil, 2, "vec 1 2; kept 1 2"},
+		{"a candidate of the full-text list stays without its distance", []*float64{f(0.3), f(0.1), f(0.2)}, []bool{true, false, false}, 2, "vec 1 2; kept 0 1 2"},
+		{"fewer than k are all kept", []*float64{f(nan), nil}, []bool{false, true}, 5, "vec 0; kept 0 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cands []candidate
+			for i, d := range tt.dists {
+				c := candidate{memory: memory{ID: fmt.Sprint(i)}, dist: d}
+				if i < len(tt.tr) && tt.tr[i] {
+					c.tr = &r
+				}
+				cands = append(cands, c)
+			}
+			var vec, kept []string
+			for _, c := range nearest(cands, tt.k) {
+				if c.dist != nil {
+					vec = append(vec, c.ID)
+				}
+				kept = append(kept, c.ID)
+			}
+			if got := "vec " + strings.Join(vec, " ") + "; kept " + strings.Join(kept, " "); got != tt.want {
+				t.Fatalf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
 }
