@@ -150,8 +150,9 @@ func checkAdoptedShape(t *testing.T, conn *pgx.Conn) {
 	if _, err := pgx.ForEachRow(rows, []any{&name, &valid}, func() error { indexes[name] = valid; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	// The HNSW index is memory_vectors' (migration 0003), not the records'.
-	for _, want := range []string{"memory_records_pkey", "memory_records_content_tsv_idx",
+	// The HNSW index is memory_vectors' (migration 0003), not the records';
+	// the full-text index holds the namespace too (migration 0004).
+	for _, want := range []string{"memory_records_pkey", "memory_records_scoped_tsv_idx",
 		"memory_records_namespace_created_idx", "memory_records_pinned_idx"} {
 		if v, ok := indexes[want]; !ok || !v {
 			t.Errorf("index %s: present %v, valid %v", want, ok, v)

@@ -227,7 +227,12 @@ func TestAnOlderSchemaIsBroughtUpToDate(t *testing.T) {
 	if n := queryInt(t, dbURL, "SELECT (SELECT count(*) FROM memory_plugin.memory_vector_queue) + (SELECT count(*) FROM memory_plugin.memory_vectors)"); n != 1 {
 		t.Fatalf("the old memory is queued or indexed %d times; want 1", n)
 	}
-	if n := queryInt(t, dbURL, "SELECT count(*) FROM memory_plugin.schema_migrations"); n != 3 {
-		t.Fatalf("%d migrations recorded; want 3", n)
+	// Migration 4: memory_vectors holds each memory's namespace (the old
+	// memory queued again), the full-text index the namespace too.
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('memory_vectors_namespace_idx', 'memory_records_scoped_tsv_idx')"); n != 2 {
+		t.Fatalf("%d of the two indexes of migration 4 after the upgrade", n)
+	}
+	if n := queryInt(t, dbURL, "SELECT count(*) FROM memory_plugin.schema_migrations"); n != 4 {
+		t.Fatalf("%d migrations recorded; want 4", n)
 	}
 }

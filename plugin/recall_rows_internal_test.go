@@ -140,7 +140,38 @@ func referenceRecall(t *testing.T, ctx context.Context, svc *Service, rec *recor
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return referenceFuse(cands, p)
+	return referenceFuse(referenceNearest(cands, p.candidates()), p)
+}
+
+// referenceNearest is nearest over scanned rows: the statement returns a
+// superset of the vector list (smallVectorList's window), which keeps the
+// k nearest by exact distance, then id, NaN last.
+func referenceNearest(cands []referenceCandidate, k int) []referenceCandidate {
+	var vec []*referenceCandidate
+	for i := range cands {
+		if cands[i].dist != nil {
+			vec = append(vec, &cands[i])
+		}
+	}
+	if len(vec) <= k {
+		return cands
+	}
+	slices.SortFunc(vec, func(a, b *referenceCandidate) int {
+		if c := compareFloat8(*a.dist, *b.dist); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for _, c := range vec[k:] {
+		c.dist = nil
+	}
+	var kept []referenceCandidate
+	for _, c := range cands {
+		if c.dist != nil || c.tr != nil {
+			kept = append(kept, c)
+		}
+	}
+	return kept
 }
 
 // scanAlso scans its columns into extra after the destinations asked.

@@ -83,14 +83,19 @@ type querier interface {
 //
 //   - live: those of the requested namespaces that exist and have not
 //     expired;
-//   - size: how many memories they hold, counted up to s.exactScanMax+1.
-//     Each list has two branches, gated on it by a one-time filter, so the
-//     branch not taken costs nothing: over a small scope (the platform's
-//     usual workspace+team+org) every memory of the scope is read once,
-//     namespace by namespace through the namespace index, and measured
-//     exactly for both lists; over a large one the vector list comes from
-//     the HNSW index (iterative scans) and the full-text list from the GIN
-//     index.
+//   - counts, size: how many memories each holds, and they together,
+//     counted up to s.exactScanMax+1. The vector list has two branches,
+//     gated on the size by a one-time filter, so the branch not taken costs
+//     nothing: over a small scope (the platform's usual workspace+team+org)
+//     it is exact, read from memory_vectors' namespace btree by index-only
+//     scans where that holds the whole namespace, from memory_records
+//     otherwise (scope.go); over a large one it comes from the HNSW index
+//     (iterative scans) and the queue.
+//   - the full-text list, at any size, is one scan of the GIN index on each
+//     memory's words and namespace (migration 0004).
+//
+// Only the candidates of the two lists are read from memory_records, by
+// id, once.
 //
 // The statement returns every candidate of either list with its distance
 // and full-text rank, and recall ranks them here: the vector list's floor
@@ -108,14 +113,25 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 	ctes := []string{`live AS (SELECT coalesce(array_agg(DISTINCT n.name), '{}') AS names
 		FROM unnest($1::text[]) AS a (name), LATERAL (SELECT n.name FROM ` + s.ns + ` n
 			WHERE n.name = a.name AND (n.expires_at IS NULL OR n.expires_at > now()) OFFSET 0) n)`}
-	// The conditions on a memory besides its namespace.
-	filter := "(r.expires_at IS NULL OR r.expires_at > now())"
+	// The conditions on a memory (alias a) besides its namespace.
+	var kinds, substring string
 	if len(p.kinds) > 0 {
-		filter += " AND r.kind = ANY(" + param(p.kinds) + ")"
+		kinds = param(p.kinds)
 	}
 	if p.substring != "" {
-		filter += " AND strpos(lower(r.content), lower(" + param(p.substring) + ")) > 0"
+		substring = param(p.substring)
 	}
+	filterOf := func(a string) string {
+		f := "(" + a + ".expires_at IS NULL OR " + a + ".expires_at > now())"
+		if kinds != "" {
+			f += " AND " + a + ".kind = ANY(" + kinds + ")"
+		}
+		if substring != "" {
+			f += " AND strpos(lower(" + a + ".content), lower(" + substring + ")) > 0"
+		}
+		return f
+	}
+	filter := filterOf("r")
 	if p.vector == nil && p.tsquery == "" {
 		rows, err := q.Query(ctx, "WITH "+ctes[0]+"\nSELECT "+memoryColumns+" FROM "+s.recs+" r WHERE r.namespace = ANY ("+live+
 			") AND "+filter+" ORDER BY r.pin DESC, r.created_at DESC, r.id LIMIT "+param(p.limit), args...)
@@ -127,42 +143,21 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 
 	k := param(p.candidates())
 	exactMax := param(s.exactScanMax)
-	ctes = append(ctes, `size AS (SELECT count(*) AS n FROM (
-		SELECT 1 FROM `+s.recs+` r WHERE r.namespace = ANY (`+live+`) LIMIT `+exactMax+` + 1) c)`)
+	// Each namespace's memories, counted up to s.exactScanMax+1 (an
+	// index-only count of the namespace btree): their sum picks the branch,
+	// and a namespace is read from memory_vectors only where it holds them
+	// all (below).
+	ctes = append(ctes, `counts AS (SELECT s.name, (SELECT count(*) FROM (SELECT FROM `+s.recs+` r
+			WHERE r.namespace = s.name LIMIT `+exactMax+` + 1) c) AS n
+		FROM unnest(`+live+`) AS s (name))`,
+		`size AS (SELECT coalesce(sum(n), 0) AS n FROM counts)`)
 	isSmall, isLarge := "(SELECT n FROM size) <= "+exactMax, "(SELECT n FROM size) > "+exactMax
-	// Over a small scope each of its memories is read once, namespace by
-	// namespace through the namespace index whatever the generic plan
-	// guesses of the namespaces' sizes (OFFSET 0 keeps the subquery a
-	// parameterised scan per namespace), and measured for both lists: its
-	// exact distance, and its full-text rank when it matches (the match
-	// inside CASE keeps the planner off the GIN index, whose postings of
-	// every query word, for an 8-word OR query most of the table, would be
-	// intersected instead).
-	v, tsq := "", ""
-	dist, tr, from := "NULL::float8", "NULL::float4", ""
-	if p.vector != nil {
-		v = param(pgvector.NewVector(p.vector))
-		dist = "r.embedding <=> " + v
-	}
-	if p.tsquery != "" {
-		tsq = param(p.tsquery)
-		tr = "CASE WHEN r.content_tsv @@ query THEN ts_rank_cd(r.content_tsv, query) END"
-		from = "to_tsquery('english', " + tsq + ") query, "
-	}
-	// The scope's rows keep the columns recall answers with, so that the
-	// candidates need not be looked up again by id.
-	ctes = append(ctes, `scoped AS (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.expires_at, r.propagation, r.pin,
-			r.metadata, r.created_at, `+dist+` AS dist, `+tr+` AS tr
-		FROM `+from+`unnest(`+live+`) AS s (name), LATERAL (SELECT * FROM `+s.recs+` r
-			WHERE r.namespace = s.name AND `+filter+` OFFSET 0) r
-		WHERE `+isSmall+`)`)
-	// Each list: its top k over a small scope, or through its index over a
-	// large one; the candidates are those of either list, with their
-	// distance and full-text rank (NULL: not in that list).
-	var small, large []string // the candidates' ids of each branch, per list
+	var lists []string // the CTEs of the lists
 	vecColumn, ftsColumn := "NULL::float8", "NULL::float4"
-	var smallJoins, largeJoins string
 	if p.vector != nil {
+		v := param(pgvector.NewVector(p.vector))
+		vh := param(pgvector.NewHalfVector(normalized(p.vector)))
+		ctes = append(ctes, s.smallVectorList(p, v, vh, k, isSmall, filterOf)...)
 		// On the large branch the namespace test is an expression no index
 		// serves, so that the HNSW index is the plan whatever the generic
 		// estimate of the scope. relaxed_order iterative scans may return
@@ -172,33 +167,50 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		// still queued memories' nearest by exact distance, so that a
 		// memory is found from its 201 on.
 		largeScope := isLarge + ` AND (r.namespace || '') = ANY (` + live + `) AND ` + filter + ` AND r.embedding IS NOT NULL`
-		ctes = append(ctes, `vec_small AS (SELECT id, dist FROM scoped WHERE dist IS NOT NULL ORDER BY dist, id LIMIT `+k+`)`,
-			`vec_large AS (SELECT DISTINCT ON (dist, id) id, dist FROM (
+		ctes = append(ctes, `vec_large AS (SELECT id FROM (
 				(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.vecs+` x JOIN `+s.recs+` r ON r.id = x.id
-					WHERE `+largeScope+` ORDER BY x.embedding <=> (`+v+`::vector)::halfvec LIMIT `+k+`)
+					WHERE `+largeScope+` ORDER BY x.embedding <=> `+vh+` LIMIT `+k+`)
 				UNION ALL
 				(SELECT r.id, r.embedding <=> `+v+` AS dist FROM `+s.queue+` w JOIN `+s.recs+` r ON r.id = w.id
 					WHERE `+largeScope+` ORDER BY dist LIMIT `+k+`)) c
-				ORDER BY dist, id LIMIT `+k+`)`)
-		small, large = append(small, "SELECT id FROM vec_small"), append(large, "SELECT id FROM vec_large")
-		vecColumn = "v.dist"
-		smallJoins += " LEFT JOIN vec_small v ON v.id = r.id"
-		largeJoins += " LEFT JOIN vec_large v ON v.id = r.id"
+				ORDER BY dist, id LIMIT `+k+`)`,
+			`vec AS (SELECT id FROM vec_small UNION SELECT id FROM vec_large)`)
+		// The exact distance of each candidate of the list, from its own
+		// row, which also rechecks an indexed copy's namespace and filter.
+		vecColumn = `CASE WHEN v.id IS NOT NULL AND r.namespace = ANY (` + live + `) AND ` + filter + `
+			THEN r.embedding <=> ` + v + ` END`
+		lists = append(lists, "vec")
 	}
 	if p.tsquery != "" {
-		ctes = append(ctes, `fts_small AS (SELECT id, tr FROM scoped WHERE tr IS NOT NULL ORDER BY tr DESC, id LIMIT `+k+`)`,
-			`fts_large AS (SELECT r.id, ts_rank_cd(r.content_tsv, query) AS tr FROM `+s.recs+` r, to_tsquery('english', `+tsq+`) query
-				WHERE `+isLarge+` AND r.namespace = ANY (`+live+`) AND `+filter+` AND r.content_tsv @@ query
-				ORDER BY tr DESC, id LIMIT `+k+`)`)
-		small, large = append(small, "SELECT id FROM fts_small"), append(large, "SELECT id FROM fts_large")
-		ftsColumn = "f.tr"
-		smallJoins += " LEFT JOIN fts_small f ON f.id = r.id"
-		largeJoins += " LEFT JOIN fts_large f ON f.id = r.id"
+		// Whatever the scope's size, one scan of the GIN index on the
+		// memories' words and namespace (migration 0004) finds the matches
+		// of any of the query's words in any of the scope's namespaces: its
+		// namespaces' short postings lead the scan through the words' long
+		// ones. Only the matches are read, for their rank. A tsquery of
+		// stop words only is empty, and empty AND the namespaces would be
+		// the namespaces alone: numnode rules it out.
+		// tq is materialised: inlined, to_tsquery would parse the query
+		// again for each match's rank.
+		ctes = append(ctes, `tq AS MATERIALIZED (SELECT to_tsquery('english', `+param(p.tsquery)+`) AS query),
+		fts AS (SELECT r.id, ts_rank_cd(r.content_tsv, tq.query) AS tr FROM `+s.recs+` r, tq
+			WHERE (r.content_tsv || array_to_tsvector(ARRAY[' ' || left(r.namespace, `+nsLexemeMax+`)])) @@ (tq.query && `+param(namespaceTsquery(p.namespaces))+`::tsquery)
+				AND numnode(tq.query) > 0 AND (r.namespace || '') = ANY (`+live+`) AND `+filter+`
+			ORDER BY tr DESC, id LIMIT `+k+`)`)
+		lists = append(lists, "fts")
 	}
-	columns := memoryColumns + ", " + vecColumn + ", " + ftsColumn
+	// The candidates are those of either list, with their distance and
+	// full-text rank (NULL: not in that list), read by id once.
+	joins, ids := "", []string{}
+	for _, l := range lists {
+		ids = append(ids, "SELECT id FROM "+l)
+		if l == "vec" {
+			joins += " LEFT JOIN vec v ON v.id = c.id"
+		} else {
+			ftsColumn, joins = "f.tr", joins+" LEFT JOIN fts f ON f.id = c.id"
+		}
+	}
 	rows, err := q.Query(ctx, "WITH "+strings.Join(ctes, ",\n")+
-		"\nSELECT "+columns+" FROM scoped r"+smallJoins+" WHERE r.id IN ("+strings.Join(small, " UNION ALL ")+")"+
-		"\nUNION ALL\nSELECT "+columns+" FROM ("+strings.Join(large, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+largeJoins, args...)
+		"\nSELECT "+memoryColumns+", "+vecColumn+", "+ftsColumn+" FROM ("+strings.Join(ids, " UNION ")+") c JOIN "+s.recs+" r ON r.id = c.id"+joins, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +225,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		return nil, err
 	}
 	var out []memory
-	for _, c := range fuse(buf.cands, p) {
+	for _, c := range fuse(nearest(buf.cands, p.candidates()), p) {
 		mem, err := buf.memory(m, c)
 		if err != nil {
 			return nil, err

@@ -24,6 +24,9 @@ type store struct {
 	// exactScanMax: see defaultExactScanMax; tests lower it to force the
 	// HNSW path on small tables.
 	exactScanMax int
+	// heapScan: tests set it to read a small scope's vectors from
+	// memory_records only, as recall did before migration 0004.
+	heapScan bool
 }
 
 // sessionSetup runs on every new pooled connection.

@@ -150,6 +150,9 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 	// memories it held and how long it took; a commit's few are not.
 	var backlog int64
 	var backlogStart time.Time
+	// memory_vectors is VACUUMed once caught up (see vacuumVectors).
+	var vacuumedAt int64
+	var lastVacuum time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastCount) >= countEvery {
 			var n int64
@@ -213,8 +216,14 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 		case popped > 0 || after != zeroUUID:
 			after = zeroUUID // ids below the cursor may have been queued since: go round
 		default:
-			// The queue is empty (or held by another plugin): wait for a
-			// write, or look again in a while.
+			// The queue is empty (or held by another plugin): VACUUM
+			// what was indexed (at most every vacuumEvery while writes
+			// go on), then wait for a write, or look again in a while.
+			writing := time.Since(time.Unix(0, v.lastWrite.Load())) < giveWay
+			if n := v.indexed.Load(); n-vacuumedAt >= vacuumMin && (!writing || time.Since(lastVacuum) >= vacuumEvery) {
+				s.vacuumVectors(ctx)
+				vacuumedAt, lastVacuum = n, time.Now()
+			}
 			v.pending.Store(0)
 			if backlog >= logBacklog {
 				s.log.Info("vector index: caught up", zap.Int64("indexed", backlog),
@@ -232,6 +241,26 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 }
 
 const zeroUUID = "00000000-0000-0000-0000-000000000000"
+
+const (
+	// vacuumMin: memory_vectors is VACUUMed once the queue is empty and at
+	// least this many memories were indexed since the last VACUUM; while
+	// writes go on, at most once per vacuumEvery.
+	vacuumMin   = 500
+	vacuumEvery = 10 * time.Second
+)
+
+// vacuumVectors VACUUMs memory_vectors: recall reads a small scope's
+// vectors by index-only scans of its namespace btree (search.go), which
+// read the heap for every row on a page the visibility map does not yet
+// mark all-visible, and freshly indexed rows are on such pages until a
+// VACUUM (autovacuum comes after 20 % of the table is new, or later). The
+// VACUUM reads only the pages changed since the last one.
+func (s *Service) vacuumVectors(ctx context.Context) {
+	if _, err := s.store.pool.Exec(ctx, "VACUUM (SKIP_LOCKED) "+s.store.vecs); err != nil && ctx.Err() == nil {
+		s.log.Warn("vector index: VACUUM failed", zap.Error(err))
+	}
+}
 
 func sleep(ctx context.Context, d time.Duration) {
 	select {
@@ -325,10 +354,12 @@ func (s *store) indexVectors(ctx context.Context, after string, n int) (popped i
 				SELECT id FROM `+s.queue+` WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			RETURNING id),
 		indexed AS (
-			INSERT INTO `+s.vecs+` (id, embedding)
-			SELECT r.id, r.embedding::halfvec FROM `+s.recs+` r JOIN popped p ON p.id = r.id
+			INSERT INTO `+s.vecs+` (id, embedding, namespace, kind, expires_at)
+			SELECT r.id, l2_normalize(r.embedding)::halfvec, r.namespace, r.kind, r.expires_at
+			FROM `+s.recs+` r JOIN popped p ON p.id = r.id
 			WHERE r.embedding IS NOT NULL
-			ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding)
+			ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, namespace = EXCLUDED.namespace,
+				kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at)
 		SELECT count(*), max(id::text) FROM popped`, after, n).Scan(&popped, &lastID)
 	if lastID != nil {
 		last = *lastID
