@@ -27,6 +27,9 @@ type store struct {
 	// heapScan: tests set it to read a small scope's vectors from
 	// memory_records only, as recall did before migration 0004.
 	heapScan bool
+	// afterPop, when set (tests), runs inside an indexer batch between
+	// taking ids from the queue and reading their memories.
+	afterPop func()
 }
 
 // sessionSetup runs on every new pooled connection.

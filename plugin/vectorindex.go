@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,14 +96,23 @@ func (v *vectorIndexer) waitCaughtUp() <-chan struct{} {
 	return c
 }
 
-// reportCaughtUp releases every waitCaughtUp so far.
-func (v *vectorIndexer) reportCaughtUp() {
+// waiting is how many waitCaughtUp calls are waiting: a batch that starts
+// now may release that many when it finds the queue empty, and no later
+// ones, which may have written after it looked.
+func (v *vectorIndexer) waiting() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, c := range v.caughtUp {
+	return len(v.caughtUp)
+}
+
+// reportCaughtUp releases the first n waitCaughtUp calls (see waiting).
+func (v *vectorIndexer) reportCaughtUp(n int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, c := range v.caughtUp[:n] {
 		close(c)
 	}
-	v.caughtUp = nil
+	v.caughtUp = slices.Delete(v.caughtUp, 0, n)
 }
 
 // wrote tells the indexer that memories were queued.
@@ -180,6 +190,7 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 			continue
 		}
 		lastBatch = time.Now()
+		waiting := v.waiting()
 		popped, last, err := s.store.indexVectors(ctx, after, size)
 		took = time.Since(lastBatch)
 		if err != nil {
@@ -230,7 +241,7 @@ func (s *Service) runVectorIndexer(ctx context.Context) {
 					zap.Duration("elapsed", time.Since(backlogStart)))
 			}
 			backlog = 0
-			v.reportCaughtUp()
+			v.reportCaughtUp(waiting)
 			select {
 			case <-ctx.Done():
 			case <-v.wake:
@@ -347,22 +358,45 @@ const bulkBatch = 10000
 // HNSW index, in id order (a cursor, so that a long queue is not rescanned
 // from its dead head each time), and returns how many ids it took from the
 // queue and the last of them. A queued id whose memory is gone is dropped.
+//
+// Two statements in one transaction, not one: the memories are read after
+// their ids are taken from the queue, with a snapshot of their own. A write
+// to a memory queues its id again (store.queueWritten); while this batch
+// holds that id's queue row deleted, the write's insert waits for the batch
+// to end, then queues the id anew, so the next batch indexes what it wrote.
+// Read in the statement that takes the ids, a memory rewritten after that
+// statement's snapshot but before it reached the queue row was indexed
+// with its old vector and left unqueued.
 func (s *store) indexVectors(ctx context.Context, after string, n int) (popped int, last string, err error) {
-	var lastID *string
-	err = s.pool.QueryRow(ctx, `WITH popped AS (
-			DELETE FROM `+s.queue+` WHERE id IN (
-				SELECT id FROM `+s.queue+` WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-			RETURNING id),
-		indexed AS (
-			INSERT INTO `+s.vecs+` (id, embedding, namespace, kind, expires_at)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var ids []string
+		var lastID *string
+		if err := tx.QueryRow(ctx, `WITH popped AS (
+				DELETE FROM `+s.queue+` WHERE id IN (
+					SELECT id FROM `+s.queue+` WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+				RETURNING id)
+			SELECT coalesce(array_agg(id::text), '{}'), max(id::text) FROM popped`, after, n).Scan(&ids, &lastID); err != nil {
+			return err
+		}
+		popped = len(ids)
+		if lastID != nil {
+			last = *lastID
+		}
+		if s.afterPop != nil {
+			s.afterPop()
+		}
+		if popped == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+s.vecs+` (id, embedding, namespace, kind, expires_at)
 			SELECT r.id, l2_normalize(r.embedding)::halfvec, r.namespace, r.kind, r.expires_at
-			FROM `+s.recs+` r JOIN popped p ON p.id = r.id
-			WHERE r.embedding IS NOT NULL
+			FROM `+s.recs+` r WHERE r.id = ANY ($1::uuid[]) AND r.embedding IS NOT NULL
 			ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, namespace = EXCLUDED.namespace,
-				kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at)
-		SELECT count(*), max(id::text) FROM popped`, after, n).Scan(&popped, &lastID)
-	if lastID != nil {
-		last = *lastID
+				kind = EXCLUDED.kind, expires_at = EXCLUDED.expires_at`, ids)
+		return err
+	})
+	if err != nil {
+		return 0, "", err
 	}
-	return popped, last, err
+	return popped, last, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,4 +230,76 @@ func TestALargeBacklogRebuildsTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after the invalid index was rebuilt")
+}
+
+// A memory rewritten while an indexer batch holds its queued id is indexed
+// as rewritten: the write waits for the batch (which read the memory as it
+// was), then queues the id again, and the next batch indexes the new
+// vector. Before, a rewrite that committed while the batch's one statement
+// ran could leave the old vector indexed and nothing queued.
+func TestAMemoryRewrittenDuringItsIndexBatchIsIndexedAsRewritten(t *testing.T) {
+	const dim = 16
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	svc.stopVectorIndexer()
+	rng := rand.New(rand.NewPCG(3, 4))
+	item := memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: "first", Kind: "fact", Source: "agent",
+		Embedding: randomVector(rng, dim)}
+	if err := svc.store.commit(ctx, item); err != nil {
+		t.Fatal(err)
+	}
+	rewrite := item
+	rewrite.Content, rewrite.Embedding = "second", randomVector(rng, dim)
+	rewritten := make(chan error, 1)
+	var once sync.Once
+	popped := make(chan struct{})
+	svc.store.afterPop = func() {
+		once.Do(func() {
+			defer close(popped)
+			go func() { rewritten <- svc.store.commit(ctx, rewrite) }()
+			awaitLockWait(t, ctx, svc, "memory_vector_queue")
+		})
+	}
+	svc.startVectorIndexer()
+	select {
+	case <-popped:
+	case <-ctx.Done():
+		t.Fatal("no indexer batch took the memory's id from the queue")
+	}
+	if err := <-rewritten; err != nil {
+		t.Fatal(err)
+	}
+	waitVectorIndex(t, svc)
+	var current bool
+	if err := svc.store.pool.QueryRow(ctx, `SELECT v.embedding = l2_normalize(r.embedding)::halfvec
+		FROM `+svc.store.vecs+` v JOIN `+svc.store.recs+` r ON r.id = v.id WHERE v.id = $1`, item.ID).Scan(&current); err != nil {
+		t.Fatal(err)
+	}
+	if !current {
+		t.Fatal("the index holds the vector the memory had before it was rewritten")
+	}
+}
+
+// awaitLockWait returns once a statement mentioning table waits for a lock
+// (pg_stat_activity: the database has no event to subscribe to).
+func awaitLockWait(t *testing.T, ctx context.Context, svc *Service, table string) {
+	t.Helper()
+	for {
+		var waiting bool
+		err := svc.store.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid())`, table).Scan(&waiting)
+		if err != nil {
+			t.Errorf("waiting for a statement on %s to wait for a lock: %v", table, err)
+			return
+		}
+		if waiting {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
