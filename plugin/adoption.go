@@ -157,8 +157,8 @@ func (s *Service) embedAdopted(ctx context.Context, conn *pgxpool.Conn) error {
 			// A write since (which brings its own embedding, and queues
 			// it) wins. The embedded memory is queued for the background
 			// vector indexer (vectorindex.go).
-			batch.Queue("WITH embedded AS (UPDATE "+s.store.recs+" SET embedding = $2 WHERE id = $1 AND embedding IS NULL RETURNING id) "+
-				"INSERT INTO "+s.store.queue+" (id) SELECT id FROM embedded ON CONFLICT (id) DO NOTHING",
+			batch.Queue("WITH embedded AS (UPDATE "+s.store.recs+" SET embedding = $2 WHERE id = $1 AND embedding IS NULL RETURNING id, namespace) "+
+				"INSERT INTO "+s.store.queue+" (id, namespace) SELECT id, namespace FROM embedded ON CONFLICT (id) DO NOTHING",
 				ids[i], pgvector.NewVector(vecs[i]))
 		}
 		if err := conn.SendBatch(ctx, batch).Close(); err != nil {

@@ -21,7 +21,12 @@ import (
 // indexed row in its own statement and queues it (store.queueWritten), so a
 // namespace with a memory queued, moved in, or not yet embedded (an
 // adoption in progress) has fewer, and is read from memory_records as
-// before; one a memory moved out of has as many as it holds. The rows
+// before; one a memory moved out of has as many as it holds. The count
+// misses one case: a memory rewritten while an indexer batch holds its id
+// keeps, until the next batch, the vector that batch read (the old one) in
+// memory_vectors, while it is queued again (indexVectors). So a namespace
+// with a queued memory (the queue holds the namespace written) is read
+// from memory_records too. The rows
 // chosen are then read by id from memory_records, which rechecks them and
 // gives their exact distance.
 //
@@ -103,8 +108,10 @@ func (s *store) smallVectorList(p searchPlan, v, vh, k, isSmall string, filterOf
 	}
 	return []string{
 		// whole: whether memory_vectors holds every memory of a namespace
-		// (an index-only count).
-		`whole AS (SELECT c.name, c.n = (SELECT count(*) FROM ` + s.vecs + ` x WHERE x.namespace = c.name) AS whole
+		// (an index-only count) and none of its memories is queued (an
+		// index probe; see the count's blind spot above).
+		`whole AS (SELECT c.name, c.n = (SELECT count(*) FROM ` + s.vecs + ` x WHERE x.namespace = c.name)
+				AND NOT EXISTS (SELECT FROM ` + s.queue + ` w WHERE w.namespace = c.name) AS whole
 			FROM counts c WHERE ` + isSmall + `)`,
 		// nar: the indexed memories of those namespaces that pass the
 		// filter as indexed (their rows recheck it), with their halfvec

@@ -163,18 +163,23 @@ func (s *store) commit(ctx context.Context, in memoryInput) error {
 	args := append(upsertArgs(in), kindFromPrefix(in.Namespace))
 	_, err := s.pool.Exec(ctx, `WITH ensure_namespace AS (
 			INSERT INTO `+s.ns+` (name, kind) VALUES ($2, $12) ON CONFLICT (name) DO NOTHING),
-		written AS (`+s.upsertSQL()+` RETURNING r.id)
+		written AS (`+s.upsertSQL()+` RETURNING r.id, r.namespace)
 		`+s.queueWritten(), args...)
 	return err
 }
 
-// queueWritten ends a statement whose CTE "written" returns the ids of the
-// memories it wrote: their indexed vectors, now stale if they were updated,
-// are dropped, and the ids queued for the background indexer
-// (vectorindex.go), which indexes them off the request path.
+// queueWritten ends a statement whose CTE "written" returns the ids and
+// namespaces of the memories it wrote: their indexed vectors, now stale if
+// they were updated, are dropped, and the ids queued for the background
+// indexer (vectorindex.go), which indexes them off the request path, with
+// the namespace written (recall reads a namespace with a queued memory from
+// memory_records, scope.go). An id already queued gets the new namespace;
+// one an indexer batch holds makes the write wait for the batch, then is
+// queued anew (indexVectors).
 func (s *store) queueWritten() string {
 	return `, stale AS (DELETE FROM ` + s.vecs + ` v USING written w WHERE v.id = w.id)
-		INSERT INTO ` + s.queue + ` (id) SELECT id FROM written ON CONFLICT (id) DO NOTHING`
+		INSERT INTO ` + s.queue + ` (id, namespace) SELECT id, namespace FROM written
+			ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace`
 }
 
 // commitBatch writes the items in one statement (so all of them, or none
@@ -237,7 +242,7 @@ func (s *store) commitBatch(ctx context.Context, items []memoryInput) error {
 			source = EXCLUDED.source, expires_at = EXCLUDED.expires_at, propagation = EXCLUDED.propagation,
 			pin = EXCLUDED.pin, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding,
 			created_at = COALESCE((SELECT created_at FROM item WHERE item.id = EXCLUDED.id), r.created_at), updated_at = now()
-		RETURNING r.id)
+		RETURNING r.id, r.namespace)
 		`+s.queueWritten(),
 		names, nsKinds, ids, nss, contents, mkinds, sources, expires, props, pins, metas, vecs, created)
 	return err

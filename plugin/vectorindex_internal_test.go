@@ -236,7 +236,11 @@ func TestALargeBacklogRebuildsTheIndex(t *testing.T) {
 // as rewritten: the write waits for the batch (which read the memory as it
 // was), then queues the id again, and the next batch indexes the new
 // vector. Before, a rewrite that committed while the batch's one statement
-// ran could leave the old vector indexed and nothing queued.
+// ran could leave the old vector indexed and nothing queued. Until the next
+// batch the old vector is still in memory_vectors, with as many rows as
+// the namespace has memories: recall over the small scope must not choose
+// candidates by it (the queued memory sends its namespace to
+// memory_records).
 func TestAMemoryRewrittenDuringItsIndexBatchIsIndexedAsRewritten(t *testing.T) {
 	const dim = 16
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -248,13 +252,21 @@ func TestAMemoryRewrittenDuringItsIndexBatchIsIndexedAsRewritten(t *testing.T) {
 	defer svc.Close()
 	svc.stopVectorIndexer()
 	rng := rand.New(rand.NewPCG(3, 4))
-	item := memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: "first", Kind: "fact", Source: "agent",
-		Embedding: randomVector(rng, dim)}
-	if err := svc.store.commit(ctx, item); err != nil {
+	items := make([]memoryInput, 101)
+	for i := range items {
+		items[i] = memoryInput{ID: newUUID(), Namespace: "workspace:a", Content: fmt.Sprint("memory ", i), Kind: "fact",
+			Source: "agent", Embedding: randomVector(rng, dim)}
+	}
+	// Rewritten to point the opposite way: by its old vector the memory is
+	// the farthest of all from the new one.
+	rewrite := items[0]
+	rewrite.Content, rewrite.Embedding = "rewritten", make([]float32, dim)
+	for i, x := range items[0].Embedding {
+		rewrite.Embedding[i] = -x
+	}
+	if err := svc.store.commitBatch(ctx, items); err != nil {
 		t.Fatal(err)
 	}
-	rewrite := item
-	rewrite.Content, rewrite.Embedding = "second", randomVector(rng, dim)
 	rewritten := make(chan error, 1)
 	var once sync.Once
 	popped := make(chan struct{})
@@ -265,19 +277,31 @@ func TestAMemoryRewrittenDuringItsIndexBatchIsIndexedAsRewritten(t *testing.T) {
 			awaitLockWait(t, ctx, svc, "memory_vector_queue")
 		})
 	}
+	svc.vindex.afterBatch = func(int) { svc.vindex.stop() } // one batch, then stop
 	svc.startVectorIndexer()
 	select {
 	case <-popped:
 	case <-ctx.Done():
-		t.Fatal("no indexer batch took the memory's id from the queue")
+		t.Fatal("no indexer batch took the memories' ids from the queue")
 	}
+	<-svc.vindex.done
 	if err := <-rewritten; err != nil {
 		t.Fatal(err)
 	}
+	got, err := svc.store.search(ctx, svc.store.pool, searchPlan{namespaces: []string{"workspace:a"}, limit: 5, vector: rewrite.Embedding})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].ID != rewrite.ID {
+		t.Fatal("before the next batch, recall does not find the rewritten memory by its new vector")
+	}
+
+	svc.vindex.afterBatch = nil
+	svc.startVectorIndexer()
 	waitVectorIndex(t, svc)
 	var current bool
 	if err := svc.store.pool.QueryRow(ctx, `SELECT v.embedding = l2_normalize(r.embedding)::halfvec
-		FROM `+svc.store.vecs+` v JOIN `+svc.store.recs+` r ON r.id = v.id WHERE v.id = $1`, item.ID).Scan(&current); err != nil {
+		FROM `+svc.store.vecs+` v JOIN `+svc.store.recs+` r ON r.id = v.id WHERE v.id = $1`, rewrite.ID).Scan(&current); err != nil {
 		t.Fatal(err)
 	}
 	if !current {

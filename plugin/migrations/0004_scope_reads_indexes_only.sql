@@ -16,6 +16,13 @@
 --    (cosine distance does not change), so that halfvec rounding bounds the
 --    error of a distance whatever the vectors' scale.
 --
+--    The count alone cannot see one case: a memory rewritten while an
+--    indexer batch holds its id keeps the vector the batch read (the old
+--    one) in memory_vectors until the next batch, and is queued again
+--    meanwhile. So the queue also holds each queued memory's namespace
+--    (the one written), indexed, and a namespace with a queued memory is
+--    read from memory_records whatever the counts say.
+--
 --    The rows already indexed are not rewritten here: the table is emptied
 --    and every memory queued again, which costs a boot little at any size;
 --    the indexer then rebuilds (a backlog this large is indexed by
@@ -44,9 +51,11 @@ ALTER TABLE {{schema}}.memory_vectors
     ADD COLUMN IF NOT EXISTS expires_at timestamptz;
 CREATE INDEX IF NOT EXISTS memory_vectors_namespace_idx ON {{schema}}.memory_vectors
     (namespace) INCLUDE (kind, expires_at, id, embedding);
-INSERT INTO {{schema}}.memory_vector_queue (id)
-    SELECT id FROM {{schema}}.memory_records WHERE embedding IS NOT NULL
-    ON CONFLICT (id) DO NOTHING;
+ALTER TABLE {{schema}}.memory_vector_queue ADD COLUMN IF NOT EXISTS namespace text;
+CREATE INDEX IF NOT EXISTS memory_vector_queue_namespace_idx ON {{schema}}.memory_vector_queue (namespace);
+INSERT INTO {{schema}}.memory_vector_queue (id, namespace)
+    SELECT id, namespace FROM {{schema}}.memory_records WHERE embedding IS NOT NULL
+    ON CONFLICT (id) DO UPDATE SET namespace = EXCLUDED.namespace;
 
 CREATE INDEX IF NOT EXISTS memory_records_scoped_tsv_idx ON {{schema}}.memory_records
     USING gin ((content_tsv || array_to_tsvector(ARRAY[' ' || left(namespace, 500)])))
