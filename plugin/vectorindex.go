@@ -261,14 +261,17 @@ const (
 	vacuumEvery = 10 * time.Second
 )
 
-// vacuumVectors VACUUMs memory_vectors: recall reads a small scope's
-// vectors by index-only scans of its namespace btree (search.go), which
-// read the heap for every row on a page the visibility map does not yet
-// mark all-visible, and freshly indexed rows are on such pages until a
-// VACUUM (autovacuum comes after 20 % of the table is new, or later). The
-// VACUUM reads only the pages changed since the last one.
+// vacuumVectors VACUUMs memory_vectors and the queue. Recall reads a small
+// scope's vectors by index-only scans of memory_vectors' namespace btree
+// (scope.go), which read the heap for every row on a page the visibility
+// map does not yet mark all-visible, and freshly indexed rows are on such
+// pages until a VACUUM (autovacuum comes after 20 % of the table is new, or
+// later). Recall also probes the queue's namespace index, whose entries of
+// the ids a backlog's batches deleted stay until a VACUUM, each costing a
+// heap visit: a 100,000-memory backlog drained took recall's p99 from 4 to
+// 40 ms. The VACUUM reads only the pages changed since the last one.
 func (s *Service) vacuumVectors(ctx context.Context) {
-	if _, err := s.store.pool.Exec(ctx, "VACUUM (SKIP_LOCKED) "+s.store.vecs); err != nil && ctx.Err() == nil {
+	if _, err := s.store.pool.Exec(ctx, "VACUUM (SKIP_LOCKED) "+s.store.vecs+", "+s.store.queue); err != nil && ctx.Err() == nil {
 		s.log.Warn("vector index: VACUUM failed", zap.Error(err))
 	}
 }
