@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // recordingQuerier runs recall's statement and keeps it, so that a test can
@@ -38,11 +36,7 @@ func (r *recordingQuerier) Query(ctx context.Context, sql string, args ...any) (
 func TestRecallAnswersAsAScanOfEveryRow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	svc := openService(t, ctx, 256)
 	c := loadCorpus(t, 1500)
 	names := []string{"workspace:a", "team:b", "org:c"}
 	items := make([]memoryInput, len(c.memories))

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentplatform/tenant-init/internal/pgtest"
 	"github.com/pgvector/pgvector-go"
 )
 
@@ -25,11 +24,7 @@ func TestASmallScopeIsRecalledFromTheIndexAsFromTheMemories(t *testing.T) {
 	const dim = 16
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	svc := openService(t, ctx, dim)
 	st := svc.store
 
 	rng := rand.New(rand.NewPCG(5, 6))

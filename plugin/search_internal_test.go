@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
 // A filtered vector query returns limit rows whichever path the scope's size
@@ -17,11 +15,7 @@ func TestIterativeIndexScansFillTheLimitOfAFilteredVectorQuery(t *testing.T) {
 	const dim = 32
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	svc := openService(t, ctx, dim)
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	vec := func() []float32 { return randomVector(rng, dim) }

@@ -25,6 +25,18 @@ func randomVector(rng *rand.Rand, dim int) []float32 {
 	return v
 }
 
+// openService opens a Service of dim dimensions on a database of its own,
+// closed when the test ends.
+func openService(t testing.TB, ctx context.Context, dim int) *Service {
+	t.Helper()
+	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
+}
+
 // waitVectorIndex waits until the background indexer has found the queue
 // empty, with no rebuild running.
 func waitVectorIndex(t testing.TB, svc *Service) {
@@ -245,11 +257,7 @@ func TestAMemoryRewrittenDuringItsIndexBatchIsIndexedAsRewritten(t *testing.T) {
 	const dim = 16
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	svc, err := Open(ctx, Config{DatabaseURL: pgtest.New(t), EmbeddingDim: dim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	svc := openService(t, ctx, dim)
 	svc.stopVectorIndexer()
 	rng := rand.New(rand.NewPCG(3, 4))
 	items := make([]memoryInput, 101)
