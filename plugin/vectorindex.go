@@ -15,9 +15,11 @@ import (
 // The vector index is built off the request path (migration 0003): a write
 // queues its memories' ids in memory_vector_queue, and this background
 // indexer moves them, a batch at a time, into memory_vectors, whose HNSW
-// index serves recall over large scopes. Each batch takes its ids out of the
-// queue and inserts their vectors in one statement, so a crash or a stop
-// loses nothing: the ids are still queued, and the next run indexes them.
+// index serves recall over large scopes (and whose namespace btree serves
+// small ones, scope.go). Each batch takes its ids out of the queue and
+// inserts their vectors in one transaction (indexVectors), so a crash or a
+// stop loses nothing: the ids are still queued, and the next run indexes
+// them.
 // Two plugins on one database share the queue (SKIP LOCKED). Recall reads
 // the queue too, exactly, so nothing written is ever missed.
 //
