@@ -205,9 +205,9 @@ func referenceFuse(cands []referenceCandidate, p searchPlan) []memory {
 	for i, c := range fts {
 		score[c] = 1 / float64(rrfK+i+1)
 	}
-	slices.SortFunc(vec, func(a, b *referenceCandidate) int {
-		if *a.dist != *b.dist {
-			return cmp.Compare(*a.dist, *b.dist)
+	slices.SortFunc(vec, func(a, b *referenceCandidate) int { // NaN last, as nearest
+		if c := compareFloat8(*a.dist, *b.dist); c != 0 {
+			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})

@@ -242,3 +242,35 @@ func TestNearestKeepsTheVectorListAsPostgreSQLOrdersIt(t *testing.T) {
 		})
 	}
 }
+
+// neighbours ranks the vector list as nearest chose it: by distance, NaN (a
+// zero vector's distance) last, then by id, before its stable re-rank by
+// similarity; so among equally similar neighbours a NaN distance comes last
+// here too.
+func TestNeighboursOrderANaNDistanceAsNearestDoes(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name  string
+		dists []float64 // candidate i has id "i"
+		want  string
+	}{
+		{"a NaN distance comes after every number", []float64{nan, 0.4, 0.2}, "2 1 0"},
+		{"equal distances are ordered by id", []float64{0.3, nan, 0.3}, "0 2 1"},
+	}
+	same := func(string) float64 { return 0.5 } // every neighbour equally similar
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var vec []*candidate
+			for i, d := range tt.dists {
+				vec = append(vec, &candidate{id: []byte(fmt.Sprint(i)), dist: d, inVec: true})
+			}
+			var got []string
+			for _, c := range neighbours(vec, searchPlan{similarity: same}) {
+				got = append(got, string(c.id))
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Fatalf("got %v; want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -296,9 +296,11 @@ func fuse(cands []candidate, p searchPlan) []*candidate {
 // filter it would make an HNSW iterative scan of a query nothing relates to
 // walk max_scan_tuples rows looking for matches that do not exist.
 func neighbours(vec []*candidate, p searchPlan) []*candidate {
+	// As nearest ordered them (NaN last, as PostgreSQL): the stable
+	// re-rank below keeps this order among equally similar neighbours.
 	slices.SortFunc(vec, func(a, b *candidate) int {
-		if a.dist != b.dist {
-			return cmp.Compare(a.dist, b.dist)
+		if c := compareFloat8(a.dist, b.dist); c != 0 {
+			return c
 		}
 		return compareIDs(a, b)
 	})
