@@ -28,6 +28,12 @@ func WriteReport(w io.Writer, memories int, base, ours Figures) {
 	row("recall p99, one client", ms(base.P99), ms(ours.P99), ratio(ours.P99.Seconds(), base.P99.Seconds()))
 	row("recall throughput, 8 clients", fmt.Sprintf("%.0f queries/s", base.QueriesPerSec), fmt.Sprintf("%.0f queries/s", ours.QueriesPerSec), ratio(ours.QueriesPerSec, base.QueriesPerSec))
 	row("single commits/s, 8 clients", fmt.Sprintf("%.0f", base.CommitsPerSec), fmt.Sprintf("%.0f", ours.CommitsPerSec), ratio(ours.CommitsPerSec, base.CommitsPerSec))
+	cpu := func(c CPUSplit) string {
+		us := func(d time.Duration) int64 { return d.Microseconds() }
+		return fmt.Sprintf("%d µs (%d + %d)", us(c.Total()), us(c.Server), us(c.Postgres))
+	}
+	row("CPU per recall: server + PostgreSQL", cpu(base.RecallCPU), cpu(ours.RecallCPU), ratio(ours.RecallCPU.Total().Seconds(), base.RecallCPU.Total().Seconds()))
+	row("CPU per commit, deferred indexing included", cpu(base.CommitCPU), cpu(ours.CommitCPU), ratio(ours.CommitCPU.Total().Seconds(), base.CommitCPU.Total().Seconds()))
 	row("load, memories/s", fmt.Sprintf("%.0f (one per request, %s)", base.LoadPerSec, base.Load.Round(100*time.Millisecond)),
 		fmt.Sprintf("%.0f (batches, %s)", ours.LoadPerSec, ours.Load.Round(100*time.Millisecond)), ratio(ours.LoadPerSec, base.LoadPerSec))
 	fmt.Fprintf(w, "| vector index complete after the load (recall measured after it) | none | %s | |\n", ours.IndexReady.Round(100*time.Millisecond))

@@ -45,6 +45,10 @@ type Figures struct {
 	P50, P99       time.Duration
 	QueriesPerSec  float64
 	CommitsPerSec  float64
+	// RecallCPU and CommitCPU are the CPU time the server and its
+	// PostgreSQL spent per operation of the throughput phases, what each
+	// deferred (ours' vector indexing) included.
+	RecallCPU, CommitCPU CPUSplit
 	HitAt10        float64
 	UnrelatedEmpty float64
 	RSS, HWM       int64 // bytes, after the run
@@ -163,7 +167,7 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 
 	say("recall throughput: %d clients, 2 × %s each, alternating", o.Clients, o.Duration/2)
 	var next atomic.Int64
-	rates, err := alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
+	rates, cpu, err := alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
 		_, err := s.client.search(ctx, mix[int(next.Add(1))%len(mix)])
 		return err
 	})
@@ -171,13 +175,14 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 		return base, ours, fmt.Errorf("recall throughput: %w", err)
 	}
 	base.QueriesPerSec, ours.QueriesPerSec = rates[0], rates[1]
+	base.RecallCPU, ours.RecallCPU = cpu[0], cpu[1]
 
 	say("single commits: %d clients, 2 × %s each, alternating (PUT namespace, then POST memory)", o.Clients, o.Duration/2)
 	// Each server counts its own commits, so both write the same memories
 	// in the same order; past the corpus's extra sentences the contents
 	// repeat under new ids (a fast idle machine outruns any fixed supply).
 	written := map[*server]*atomic.Int64{b: new(atomic.Int64), p: new(atomic.Int64)}
-	rates, err = alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
+	rates, cpu, err = alternate(ctx, b, p, o.Clients, o.Duration/2, func(ctx context.Context, s *server) error {
 		i := int(written[s].Add(1))
 		ns := c.Namespaces[i%len(c.Namespaces)]
 		if err := s.client.putNamespace(ctx, ns.Name, ns.Kind); err != nil {
@@ -189,6 +194,7 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 		return base, ours, fmt.Errorf("commits: %w", err)
 	}
 	base.CommitsPerSec, ours.CommitsPerSec = rates[0], rates[1]
+	base.CommitCPU, ours.CommitCPU = cpu[0], cpu[1]
 
 	for s, f := range map[*server]*Figures{b: &base, p: &ours} {
 		if f.RSS, f.HWM, err = initbench.Memory(s.cmd.Process.Pid); err != nil {
@@ -203,22 +209,45 @@ func Run(ctx context.Context, o Options) (base, ours Figures, err error) {
 	return base, ours, nil
 }
 
+// settleLimit bounds how long a server may take to finish what a phase
+// left it to do (server.settle).
+const settleLimit = 10 * time.Minute
+
 // alternate runs op with clients workers against a, then b, then a, then b,
-// each for d, and returns the operations per second of each.
-func alternate(ctx context.Context, a, b *server, clients int, d time.Duration, op func(context.Context, *server) error) ([2]float64, error) {
+// each for d, and returns the operations per second of each (over the
+// timed halves) and the CPU each spent per operation. After each half the
+// server settles before the other's half starts (server.settle): what it
+// deferred (ours' vector indexing after commits) runs on its own time, not
+// the other's, and counts in its CPU, not in its rate: a 201 is the
+// client's wait, the indexing the machine's.
+func alternate(ctx context.Context, a, b *server, clients int, d time.Duration, op func(context.Context, *server) error) ([2]float64, [2]CPUSplit, error) {
 	var count [2]int64
 	var spent [2]time.Duration
+	var cpu [2]CPUSplit
 	for range 2 {
 		for i, s := range []*server{a, b} {
+			before, err := s.cpu()
+			if err != nil {
+				return [2]float64{}, cpu, err
+			}
 			n, took, err := during(ctx, clients, d, func(ctx context.Context) error { return op(ctx, s) })
 			if err != nil {
-				return [2]float64{}, fmt.Errorf("%s: %w", s.name, err)
+				return [2]float64{}, cpu, fmt.Errorf("%s: %w", s.name, err)
+			}
+			if err := s.settle(ctx, settleLimit); err != nil {
+				return [2]float64{}, cpu, err
+			}
+			after, err := s.cpu()
+			if err != nil {
+				return [2]float64{}, cpu, err
 			}
 			count[i] += n
 			spent[i] += took
+			cpu[i] = cpu[i].add(after.sub(before))
 		}
 	}
-	return [2]float64{float64(count[0]) / spent[0].Seconds(), float64(count[1]) / spent[1].Seconds()}, nil
+	return [2]float64{float64(count[0]) / spent[0].Seconds(), float64(count[1]) / spent[1].Seconds()},
+		[2]CPUSplit{cpu[0].per(count[0]), cpu[1].per(count[1])}, nil
 }
 
 // during runs op in clients loops until d has passed and returns how many

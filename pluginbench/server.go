@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentplatform/tenant-init/internal/pgtest"
 )
 
@@ -26,6 +28,9 @@ type server struct {
 	cmd     *exec.Cmd
 	client  *client
 	dbURL   string
+	// postmaster is the cluster's postmaster, whose children's CPU time is
+	// the server's PostgreSQL's (cpu).
+	postmaster int
 	exited  chan struct{} // closed when the process has exited and been reaped
 }
 
@@ -38,6 +43,10 @@ func startServer(ctx context.Context, name string, settings []string, argv []str
 		return nil, fmt.Errorf("%s: starting PostgreSQL: %w", name, err)
 	}
 	s := &server{name: name, cluster: cluster, dbURL: cluster.Server().URL}
+	if s.postmaster, err = cluster.PID(); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	addr, err := freeAddr()
 	if err != nil {
 		s.stop()
@@ -159,4 +168,67 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// cpu returns the CPU time spent so far by the server's process and by its
+// PostgreSQL.
+func (s *server) cpu() (CPUSplit, error) {
+	own, err := processCPU(s.cmd.Process.Pid)
+	if err != nil {
+		return CPUSplit{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	pg, err := clusterCPU(s.postmaster)
+	if err != nil {
+		return CPUSplit{}, fmt.Errorf("%s: PostgreSQL: %w", s.name, err)
+	}
+	return CPUSplit{own, pg}, nil
+}
+
+// settle waits until the server has finished what a phase left it to do:
+// ours' background vector indexer has emptied its queue, and no backend of
+// its PostgreSQL is active (the indexer's VACUUM, an autovacuum worker), seen
+// twice 50 ms apart. The other server's next phase then does not share the
+// machine with this one's deferred work, and that work's CPU is counted as
+// this server's.
+func (s *server) settle(ctx context.Context, limit time.Duration) error {
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	defer conn.Close(ctx)
+	var hasQueue bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('memory_plugin.memory_vector_queue') IS NOT NULL`).Scan(&hasQueue); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	busy := `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()
+		AND backend_type IN ('client backend', 'autovacuum worker')`
+	if hasQueue {
+		busy += ` UNION ALL SELECT count(*) FROM memory_plugin.memory_vector_queue`
+	}
+	deadline := time.Now().Add(limit)
+	for quiet := 0; quiet < 2; {
+		rows, err := conn.Query(ctx, busy)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		counts, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		quiet++
+		for _, n := range counts {
+			if n > 0 {
+				quiet = 0
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: still busy %s after a phase (active backends, then queued memories: %v)", s.name, limit, counts)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }

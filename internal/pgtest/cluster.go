@@ -105,6 +105,21 @@ func (c *Cluster) Stop() error {
 	return c.run("pg_ctl", "stop", "-w", "-t", "60", "-m", "immediate", "-D", c.dataDir())
 }
 
+// PID returns the postmaster's process id, the first line of its
+// postmaster.pid (benchmarks read the cluster's CPU time from /proc).
+func (c *Cluster) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0, fmt.Errorf("postmaster.pid: %w", err)
+	}
+	return pid, nil
+}
+
 // Remove stops the cluster if it runs and deletes its files.
 func (c *Cluster) Remove() error {
 	if _, err := os.Stat(filepath.Join(c.dataDir(), "postmaster.pid")); err == nil {
