@@ -255,3 +255,45 @@ func referenceFuse(cands []referenceCandidate, p searchPlan) []memory {
 	}
 	return out
 }
+
+// recall_rows.go decodes a recall row by position (colID ... colRank): the
+// positions must name the columns memoryColumns lists, whose order scanMemory
+// and every listing share. Reordering memoryColumns without them fails here,
+// before any recall could read the content from the kind's column.
+func TestTheRecallColumnPositionsNameTheirColumns(t *testing.T) {
+	var cols []string
+	depth, start := 0, 0
+	for i, r := range memoryColumns {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				cols = append(cols, strings.TrimSpace(memoryColumns[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	cols = append(cols, strings.TrimSpace(memoryColumns[start:]))
+	for _, tt := range []struct {
+		name string
+		pos  int
+		want string
+	}{
+		{"colID", colID, "r.id"},
+		{"colContent", colContent, "r.content"},
+		{"colPin", colPin, "r.pin"},
+		{"colCreatedAt", colCreatedAt, "r.created_at"},
+	} {
+		if tt.pos >= len(cols) || cols[tt.pos] != tt.want {
+			t.Errorf("%s = %d: memoryColumns has %q there; want %s (columns: %q)", tt.name, tt.pos, cols[min(tt.pos, len(cols)-1)], tt.want, cols)
+		}
+	}
+	// The distance and the rank follow memoryColumns, and end the row.
+	if colDist != len(cols) || colRank != colDist+1 || recallCols != colRank+1 {
+		t.Errorf("colDist %d, colRank %d, recallCols %d: want %d, %d, %d after memoryColumns' %d columns",
+			colDist, colRank, recallCols, len(cols), len(cols)+1, len(cols)+2, len(cols))
+	}
+}
