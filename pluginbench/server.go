@@ -232,3 +232,17 @@ func (s *server) settle(ctx context.Context, limit time.Duration) error {
 	}
 	return nil
 }
+
+// vacuum runs VACUUM (ANALYZE) on the server's whole database (its own
+// cluster's, which holds nothing else), then lets the server settle.
+func (s *server) vacuum(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return fmt.Errorf("%s: VACUUM: %w", s.name, err)
+	}
+	return s.settle(ctx, settleLimit)
+}
