@@ -88,8 +88,12 @@ type CPUSplit struct{ Server, Postgres time.Duration }
 // Total is both together.
 func (a CPUSplit) Total() time.Duration { return a.Server + a.Postgres }
 
-func (a CPUSplit) sub(b CPUSplit) CPUSplit { return CPUSplit{a.Server - b.Server, a.Postgres - b.Postgres} }
-func (a CPUSplit) add(b CPUSplit) CPUSplit { return CPUSplit{a.Server + b.Server, a.Postgres + b.Postgres} }
+func (a CPUSplit) sub(b CPUSplit) CPUSplit {
+	return CPUSplit{a.Server - b.Server, a.Postgres - b.Postgres}
+}
+func (a CPUSplit) add(b CPUSplit) CPUSplit {
+	return CPUSplit{a.Server + b.Server, a.Postgres + b.Postgres}
+}
 
 // per returns the split per operation, for n operations.
 func (a CPUSplit) per(n int64) CPUSplit {

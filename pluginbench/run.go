@@ -40,19 +40,19 @@ type Figures struct {
 	// IndexReady is how long after the load ours' background vector index
 	// held every memory (recall is measured from then on); 0 for the
 	// baseline, which builds none.
-	IndexReady     time.Duration
-	LoadPerSec     float64
-	P50, P99       time.Duration
-	QueriesPerSec  float64
-	CommitsPerSec  float64
+	IndexReady    time.Duration
+	LoadPerSec    float64
+	P50, P99      time.Duration
+	QueriesPerSec float64
+	CommitsPerSec float64
 	// RecallCPU and CommitCPU are the CPU time the server and its
 	// PostgreSQL spent per operation of the throughput phases, what each
 	// deferred (ours' vector indexing) included.
 	RecallCPU, CommitCPU CPUSplit
-	HitAt10        float64
-	UnrelatedEmpty float64
-	RSS, HWM       int64 // bytes, after the run
-	TableBytes     int64 // memory_records with indexes, and ours' memory_vectors and queue
+	HitAt10              float64
+	UnrelatedEmpty       float64
+	RSS, HWM             int64 // bytes, after the run
+	TableBytes           int64 // memory_records with indexes, and ours' memory_vectors and queue
 }
 
 // Run loads the corpus into the baseline and into ours, measures both and

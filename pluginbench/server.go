@@ -31,7 +31,7 @@ type server struct {
 	// postmaster is the cluster's postmaster, whose children's CPU time is
 	// the server's PostgreSQL's (cpu).
 	postmaster int
-	exited  chan struct{} // closed when the process has exited and been reaped
+	exited     chan struct{} // closed when the process has exited and been reaped
 }
 
 // startServer starts a cluster with settings, then argv with env plus the
