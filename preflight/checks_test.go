@@ -289,8 +289,14 @@ func TestTheSettingsCheckReadsARealServer(t *testing.T) {
 	}
 	t.Cleanup(func() { big.Remove() })
 	stock := pgtest.Shared(t).CreateDatabase(t) // pgtest runs 128 MB
+	// The plugin's three tables count together (memory_vectors holds the
+	// HNSW index); a schema without memory_records is not the plugin's.
 	exec(t, stock, "CREATE SCHEMA memory_plugin; CREATE TABLE memory_plugin.memory_records (content text); "+
-		"INSERT INTO memory_plugin.memory_records SELECT repeat('x', 1000) FROM generate_series(1, 3000)")
+		"INSERT INTO memory_plugin.memory_records SELECT repeat('x', 1000) FROM generate_series(1, 3000); "+
+		"CREATE TABLE memory_plugin.memory_vectors (embedding text); "+
+		"INSERT INTO memory_plugin.memory_vectors SELECT repeat('x', 1000) FROM generate_series(1, 3000); "+
+		"CREATE SCHEMA other; CREATE TABLE other.memory_vectors (embedding text); "+
+		"INSERT INTO other.memory_vectors SELECT repeat('x', 1000) FROM generate_series(1, 9000)")
 
 	tests := []struct {
 		name   string
@@ -298,7 +304,7 @@ func TestTheSettingsCheckReadsARealServer(t *testing.T) {
 		status Status
 		detail string
 	}{
-		{"a stock server warns and counts the platform plugin's table", stock, Warn, "shared_buffers is 128 MB, below the 256 MB the memory plugin's recall figures need (memory tables: 3 MB)"},
+		{"a stock server warns and counts the plugin's tables of one schema together", stock, Warn, "shared_buffers is 128 MB, below the 256 MB the memory plugin's recall figures need (memory tables: 6 MB)"},
 		{"a server with 300 MB passes", big.Server().DatabaseURL("postgres"), Pass, "shared_buffers is 300 MB; the memory tables and indexes take 0 MB"},
 	}
 	for _, tt := range tests {

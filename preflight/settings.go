@@ -15,16 +15,23 @@ const MinSharedBuffers = 256 << 20
 
 // checkDatabaseSettings warns, and never fails, when the server's
 // shared_buffers are far below what the plugin needs: under MinSharedBuffers,
-// or under the size of the largest memory_records table in the database (the
-// plugin's, or the platform plugin's it will adopt) with its indexes. Past
-// that size the HNSW index no longer fits and recall slows several-fold
-// (docs/memory-plugin.md, "The database it needs"). The boot would still succeed,
-// hence a warning.
+// or under the size of the memory tables with their indexes: memory_records,
+// and, where the plugin has migrated, memory_vectors (which holds the HNSW
+// index since migration 3, and the scope btree since 4: half the total) and
+// memory_vector_queue, of the schema whose tables are largest (the plugin's,
+// or the platform plugin's it will adopt; the check does not know the
+// sidecar's MEMORY_PLUGIN_SCHEMA). Past that size the HNSW index no longer
+// fits and recall slows several-fold (docs/memory-plugin.md, "The database
+// it needs"). The boot would still succeed, hence a warning.
 func checkDatabaseSettings(ctx context.Context, conn *pgx.Conn) Result {
 	var sharedBuffers, tableBytes int64
 	err := conn.QueryRow(ctx, `SELECT pg_size_bytes(current_setting('shared_buffers')),
-		coalesce((SELECT max(pg_total_relation_size(c.oid)) FROM pg_class c
-		          WHERE c.relname = 'memory_records' AND c.relkind IN ('r', 'p')), 0)`).Scan(&sharedBuffers, &tableBytes)
+		coalesce((SELECT max(total) FROM (
+			SELECT sum(pg_total_relation_size(c.oid))::bigint AS total
+			FROM pg_class c
+			WHERE c.relname IN ('memory_records', 'memory_vectors', 'memory_vector_queue') AND c.relkind IN ('r', 'p')
+			GROUP BY c.relnamespace
+			HAVING bool_or(c.relname = 'memory_records')) s), 0)`).Scan(&sharedBuffers, &tableBytes)
 	if err != nil {
 		return warn(CheckDatabaseSettings, "", "could not read shared_buffers and the memory tables' size: %v", err)
 	}
