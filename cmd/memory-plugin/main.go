@@ -48,14 +48,6 @@ const shutdownGrace = 8 * time.Second
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// exitError carries the exit code of a failure.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
 func run(args []string, stdout, stderr io.Writer) int {
 	// The command line is two flags, parsed here rather than by cobra: a
 	// sidecar that runs for the container's life should not map a command
@@ -91,12 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case extra != "":
 		return usageError(fmt.Sprintf("unknown command %q for %q", extra, "memory-plugin"))
 	}
-	err := serve(stderr)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code // already logged
-	}
-	return exitOK
+	return serve(stderr)
 }
 
 // usage is --help's text.
@@ -111,13 +98,15 @@ Flags:
 `
 }
 
-func serve(stderr io.Writer) error {
+// serve runs the plugin until a signal stops it and returns the exit code;
+// a failure is logged, with its code, before it is returned.
+func serve(stderr io.Writer) int {
 	// JSON always: the sidecar's stderr is the container log, beside tenant-init's.
 	log := zap.New(logging.NewCore(logging.JSON, zapcore.InfoLevel, stderr))
 	defer log.Sync()
-	fail := func(code int, err error) error {
+	fail := func(code int, err error) int {
 		log.Error("memory-plugin cannot start: "+err.Error(), zap.Int("exit_code", code))
-		return &exitError{code, err}
+		return code
 	}
 
 	cfg, err := plugin.ConfigFromEnv(envvar.OS)
@@ -133,7 +122,7 @@ func serve(stderr io.Writer) error {
 	switch {
 	case ctx.Err() != nil:
 		log.Info("stopped while starting")
-		return nil
+		return exitOK
 	case errors.As(err, &dimErr), isEnvError(err):
 		return fail(exitConfig, err)
 	case err != nil:
@@ -184,7 +173,7 @@ func serve(stderr io.Writer) error {
 		log.Warn("server", zap.Error(err))
 	}
 	log.Info("stopped")
-	return nil
+	return exitOK
 }
 
 func isEnvError(err error) bool {
