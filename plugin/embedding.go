@@ -385,7 +385,11 @@ func (t *gramTable) reset(n int) {
 	t.used = t.used[:0]
 }
 
-func (t *gramTable) slot(id uint64) uint64 { return (id * 0x9E3779B97F4A7C15) >> 32 & t.mask }
+// gramHash spreads a trigram id over a table's slots (Fibonacci hashing:
+// ids are packed runes, whose low bits alone would cluster).
+func gramHash(id uint64) uint64 { return id * 0x9E3779B97F4A7C15 >> 32 }
+
+func (t *gramTable) slot(id uint64) uint64 { return gramHash(id) & t.mask }
 
 func (t *gramTable) add(id uint64, w float64) {
 	for i := t.slot(id); ; i = (i + 1) & t.mask {
@@ -412,14 +416,26 @@ func (t *gramTable) get(id uint64) (float64, bool) {
 	}
 }
 
-// add hashes feature (FNV-1a, 64 bits) into a bucket; one hash bit chooses
-// the sign, so that collisions cancel in expectation instead of piling up.
-func (h hashEmbedder) add(v []float64, feature []byte, weight float64) {
-	sum := uint64(14695981039346656037)
-	for _, b := range feature {
-		sum ^= uint64(b)
-		sum *= 1099511628211
+// FNV-1a, 64 bits: the hash of features and of words.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// wordHash is FNV-1a (64 bits) of w.
+func wordHash[T string | []byte](w T) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(w); i++ {
+		h ^= uint64(w[i])
+		h *= fnvPrime
 	}
+	return h
+}
+
+// add hashes feature (wordHash) into a bucket; one hash bit chooses the
+// sign, so that collisions cancel in expectation instead of piling up.
+func (h hashEmbedder) add(v []float64, feature []byte, weight float64) {
+	sum := wordHash(feature)
 	if sum>>63 == 1 {
 		weight = -weight
 	}

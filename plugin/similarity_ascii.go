@@ -45,16 +45,6 @@ var stopFilter = func() (t [4096]bool) {
 	return t
 }()
 
-// wordHash is FNV-1a (64 bits).
-func wordHash[T string | []byte](w T) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(w); i++ {
-		h ^= uint64(w[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
 // measure returns what contentMeasure.measure does for a text of ASCII
 // bytes only, given the hashes of q's words; ascii is false, and nothing
 // measured, when text has any other byte.
@@ -79,10 +69,10 @@ func (m *asciiMeasure) measure(q *featureSet, qHashes []uint64, text string) (do
 			continue
 		}
 		start := i
-		h := uint64(14695981039346656037)
+		h := uint64(fnvOffset) // wordHash, as the word is found
 		for ; i < len(lower) && lower[i] != 0; i++ {
 			h ^= uint64(lower[i])
-			h *= 1099511628211
+			h *= fnvPrime
 		}
 		w := lower[start:i]
 		if stopFilter[h%uint64(len(stopFilter))] && stopWords[string(w)] {
@@ -95,19 +85,19 @@ func (m *asciiMeasure) measure(q *featureSet, qHashes []uint64, text string) (do
 		for _, c := range w {
 			if a >= 0 {
 				id := gramID(a, b, rune(c))
-				gramNorm += m.grams.add(id, id*0x9E3779B97F4A7C15>>32, equalIDs)
+				gramNorm += m.grams.add(id, gramHash(id), equalIDs)
 			}
 			a, b = b, rune(c)
 		}
 		id := gramID(a, b, '$')
-		gramNorm += m.grams.add(id, id*0x9E3779B97F4A7C15>>32, equalIDs)
+		gramNorm += m.grams.add(id, gramHash(id), equalIDs)
 	}
 	if wordNorm == 0 {
 		return 0, 0, false, true
 	}
 	var gramDot, wordDot float64
 	for _, g := range q.grams {
-		if n := m.grams.get(g.id, g.id*0x9E3779B97F4A7C15>>32, equalIDs); n > 0 {
+		if n := m.grams.get(g.id, gramHash(g.id), equalIDs); n > 0 {
 			gramDot += float64(n) * g.weight
 		}
 	}
