@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strings"
 )
 
 // A small scope's vector list (scope within s.exactScanMax memories) is
@@ -83,10 +82,10 @@ func compareFloat8(a, b float64) int {
 	return cmp.Compare(a, b)
 }
 
-// nsLexemeMax is how much of a namespace's name its full-text lexeme holds
-// (migration 0004; a lexeme is at most 2 KB): matches are rechecked against
-// the name itself.
-const nsLexemeMax = "500"
+// nsLexemeMax is how many characters of a namespace's name its full-text
+// lexeme holds (migration 0004 writes the same number into its index; a
+// lexeme is at most 2 KB): matches are rechecked against the name itself.
+const nsLexemeMax = 500
 
 // smallVectorList returns the CTEs of a small scope's vector list,
 // vec_small (id): a superset of its k nearest memories, whose exact
@@ -155,14 +154,14 @@ func normalized(v []float32) []float32 {
 }
 
 // namespaceTsquery is a tsquery matching the lexeme of any of the names
-// (see nsLexemeMax): each quoted, as tsqueryText quotes words.
+// (see nsLexemeMax): a space, then the name's first nsLexemeMax characters.
 func namespaceTsquery(names []string) string {
-	quoted := make([]string, len(names))
+	lexemes := make([]string, len(names))
 	for i, n := range names {
-		if r := []rune(n); len(r) > 500 {
-			n = string(r[:500])
+		if r := []rune(n); len(r) > nsLexemeMax {
+			n = string(r[:nsLexemeMax])
 		}
-		quoted[i] = "' " + strings.ReplaceAll(strings.ReplaceAll(n, `\`, `\\`), "'", "''") + "'"
+		lexemes[i] = " " + n
 	}
-	return strings.Join(quoted, " | ")
+	return anyOfTsquery(lexemes)
 }

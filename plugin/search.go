@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -61,10 +62,15 @@ func (p searchPlan) candidates() int {
 // user's text can act as a tsquery operator. OR, not AND: ranking rewards
 // memories that match more words, and a memory need not contain every word of
 // a question to be relevant.
-func tsqueryText(words []string) string {
-	quoted := make([]string, len(words))
-	for i, w := range words {
-		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(w, `\`, `\\`), "'", "''") + "'"
+func tsqueryText(words []string) string { return anyOfTsquery(words) }
+
+// anyOfTsquery is the tsquery text 'a' | 'b' | ...: each string quoted, its
+// backslashes and quotes escaped, so that none of its characters acts as a
+// tsquery operator.
+func anyOfTsquery(tokens []string) string {
+	quoted := make([]string, len(tokens))
+	for i, t := range tokens {
+		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(t, `\`, `\\`), "'", "''") + "'"
 	}
 	return strings.Join(quoted, " | ")
 }
@@ -193,7 +199,7 @@ func (s *store) search(ctx context.Context, q querier, p searchPlan) ([]memory, 
 		// again for each match's rank.
 		ctes = append(ctes, `tq AS MATERIALIZED (SELECT to_tsquery('english', `+param(p.tsquery)+`) AS query),
 		fts AS (SELECT r.id, ts_rank_cd(r.content_tsv, tq.query) AS tr FROM `+s.recs+` r, tq
-			WHERE (r.content_tsv || array_to_tsvector(ARRAY[' ' || left(r.namespace, `+nsLexemeMax+`)])) @@ (tq.query && `+param(namespaceTsquery(p.namespaces))+`::tsquery)
+			WHERE (r.content_tsv || array_to_tsvector(ARRAY[' ' || left(r.namespace, `+strconv.Itoa(nsLexemeMax)+`)])) @@ (tq.query && `+param(namespaceTsquery(p.namespaces))+`::tsquery)
 				AND numnode(tq.query) > 0 AND (r.namespace || '') = ANY (`+live+`) AND `+filter+`
 			ORDER BY tr DESC, id LIMIT `+k+`)`)
 		lists = append(lists, "fts")
