@@ -85,7 +85,7 @@ bench:
 # bench-plugin measures memory-plugin side by side with a reproduction of the
 # platform's plugin over HTTP (docs/benchmarks.md). Flags through BENCH_FLAGS,
 # e.g. make bench-plugin BENCH_FLAGS='-memories 10000 -pg stock'; see
-# bin/plugin-bench -h. About 10 minutes at the default 100,000 memories.
+# bin/plugin-bench -h. 4 to 10 minutes at the default 100,000 memories.
 BENCH_FLAGS ?=
 bench-plugin: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/plugin-bench ./cmd/plugin-bench
